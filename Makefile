@@ -1,0 +1,38 @@
+# The two set-up commands of the README are `make dev` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install dev test lint format bench clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -m venv $(VENV) 2>/dev/null || { \
+		echo "python3 -m venv failed; installing python3-venv" >&2; \
+		apt-get update -q && apt-get install -y -q python3-venv python3-pip && \
+		$(PYTHON) -m venv $(VENV); }
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+dev: install
+	$(BIN)/colonies-ha dev
+
+test: install
+	$(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check colonies_ha tests benchmarks
+	$(BIN)/ruff format --check colonies_ha tests benchmarks
+
+format: install
+	$(BIN)/ruff format colonies_ha tests benchmarks
+	$(BIN)/ruff check --fix colonies_ha tests benchmarks
+
+bench: install
+	$(BIN)/python -m benchmarks.run
+
+clean:
+	rm -rf $(VENV) .pytest_cache build *.egg-info

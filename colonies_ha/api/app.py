@@ -1,0 +1,86 @@
+"""The aiohttp application: /api dispatch, /health, /ready, and the replica's lifecycle."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from aiohttp import web
+
+# Handler modules register their routes on import.
+from colonies_ha.api import handlers_colonies, handlers_processes  # noqa: F401
+from colonies_ha.api.dispatch import ROUTES
+from colonies_ha.domain.errors import BadRequest, ColoniesError, NotLeader, PayloadTooLarge
+from colonies_ha.protocol.envelope import decode_request, encode_error, encode_reply
+from colonies_ha.services.context import Context
+
+log = logging.getLogger(__name__)
+
+CONTEXT = web.AppKey("context", Context)
+MAX_BODY = web.AppKey("max_body", int)
+
+
+def _error_response(error: ColoniesError) -> web.Response:
+    return web.Response(
+        status=error.status, body=encode_error(error), content_type="application/json"
+    )
+
+
+async def _read_body(request: web.Request) -> bytes:
+    limit = request.app[MAX_BODY]
+    if request.content_length is not None and request.content_length > limit:
+        raise PayloadTooLarge(
+            f"the request body of {request.content_length} bytes exceeds the limit of {limit}"
+        )
+    try:
+        return await request.read()
+    except web.HTTPRequestEntityTooLarge as exc:
+        raise PayloadTooLarge(f"the request body exceeds the limit of {limit} bytes") from exc
+
+
+async def handle_api(request: web.Request) -> web.Response:
+    ctx = request.app[CONTEXT]
+    try:
+        req = decode_request(await _read_body(request))
+        route = ROUTES.get(req.msgtype)
+        if route is None:
+            raise BadRequest(f"unknown message type '{req.msgtype}'")
+        if route.leader_only and ctx.leadership.epoch is None:
+            raise NotLeader("this replica is not the leader and knows no leader to forward to")
+        value = await route.handler(ctx, req)
+    except ColoniesError as error:
+        return _error_response(error)
+    except Exception:
+        log.exception("internal error while serving a request")
+        return _error_response(ColoniesError("internal server error; see the server log"))
+    return web.Response(body=encode_reply(req.msgtype, value), content_type="application/json")
+
+
+async def handle_health(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def handle_ready(request: web.Request) -> web.Response:
+    ctx = request.app[CONTEXT]
+    problems: list[str] = []
+    try:
+        async with ctx.db.connection() as conn:
+            await conn.execute("SELECT 1")
+    except Exception as exc:
+        problems.append(f"database unreachable: {exc}")
+    leader_known = ctx.leadership.epoch is not None or ctx.leadership.leader_api_url() is not None
+    if not leader_known:
+        problems.append("no leader known")
+    body: dict[str, Any] = {"ready": not problems, "problems": problems}
+    return web.json_response(body, status=200 if not problems else 503)
+
+
+def build_app(ctx: Context, *, max_body_bytes: int) -> web.Application:
+    # aiohttp's own limit sits just above ours so that we, not it, word the 413.
+    app = web.Application(client_max_size=max_body_bytes + 1)
+    app[CONTEXT] = ctx
+    app[MAX_BODY] = max_body_bytes
+    app.router.add_post("/api", handle_api)
+    app.router.add_get("/health", handle_health)
+    app.router.add_get("/ready", handle_ready)
+    return app

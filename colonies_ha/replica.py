@@ -1,0 +1,71 @@
+"""One colonies-ha replica: database, events, leadership, scans and the HTTP server."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiohttp import web
+
+from colonies_ha.api.app import build_app
+from colonies_ha.cluster.events import EventHub
+from colonies_ha.cluster.standalone import StandaloneLeadership
+from colonies_ha.config import ServerConfig
+from colonies_ha.scans.deadlines import sweep_deadlines
+from colonies_ha.scans.runner import ScanRunner
+from colonies_ha.services.context import Context
+from colonies_ha.store.db import Database
+
+log = logging.getLogger(__name__)
+
+
+class Replica:
+    """Start with `await start()`, stop with `await stop()`; `url` is the API base."""
+
+    def __init__(self, config: ServerConfig) -> None:
+        self.config = config
+        self.db = Database(config.database_url, min_size=config.pool_min, max_size=config.pool_max)
+        self.events = EventHub(config.database_url)
+        self.leadership = StandaloneLeadership(self.db, config.node_name)
+        self.ctx = Context(
+            self.db, self.events, self.leadership, config.server_id, config.node_name
+        )
+        self.scans = ScanRunner(self.ctx, {"deadlines": sweep_deadlines}, config.scan_interval)
+        self._runner: web.AppRunner | None = None
+        self.port = config.port
+
+    @property
+    def url(self) -> str:
+        host = "127.0.0.1" if self.config.host in ("0.0.0.0", "") else self.config.host
+        return f"http://{host}:{self.port}"
+
+    async def start(self) -> None:
+        await self.db.open()
+        await self.events.start()
+        await self.leadership.start()
+        self.scans.start()
+        app = build_app(self.ctx, max_body_bytes=self.config.max_body_bytes)
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.config.host, self.config.port, reuse_address=True)
+        await site.start()
+        if self.config.port == 0:
+            server = site._server
+            assert server is not None and server.sockets
+            self.port = server.sockets[0].getsockname()[1]
+        log.info("colonies-ha replica %s serving on %s", self.config.node_name, self.url)
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+        await self.scans.stop()
+        await self.leadership.stop()
+        await self.events.stop()
+        await self.db.close()
+
+    async def serve_forever(self, stop: asyncio.Event) -> None:
+        await self.start()
+        try:
+            await stop.wait()
+        finally:
+            await self.stop()

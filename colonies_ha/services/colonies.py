@@ -1,0 +1,101 @@
+"""Colonies, executors and functions: registration and membership."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from psycopg.types.json import Jsonb
+
+from colonies_ha.domain.errors import BadRequest, Forbidden, NotFound
+from colonies_ha.domain.states import ExecutorState
+from colonies_ha.protocol.crypto import new_object_id
+from colonies_ha.protocol.objects import colony_json, executor_json, function_json
+from colonies_ha.store import repo
+from colonies_ha.store.db import Conn
+
+Json = dict[str, Any]
+
+
+async def add_colony(conn: Conn, colonyid: str, name: str) -> Json:
+    row = await repo.one(conn, "insert_colony", {"colonyid": colonyid, "name": name})
+    if row is None:
+        raise BadRequest(f"a colony with id {colonyid} or name '{name}' already exists")
+    return colony_json(row)
+
+
+async def delete_colony(conn: Conn, colonyid: str) -> None:
+    if await repo.one(conn, "delete_colony", {"colonyid": colonyid}) is None:
+        raise NotFound(f"colony {colonyid} does not exist")
+
+
+async def list_colonies(conn: Conn) -> list[Json]:
+    return [colony_json(r) for r in await repo.all_rows(conn, "get_colonies")]
+
+
+async def get_colony(conn: Conn, colonyid: str) -> Json:
+    row = await repo.get_colony(conn, colonyid)
+    if row is None:
+        raise NotFound(f"colony {colonyid} does not exist")
+    return colony_json(row)
+
+
+async def add_executor(conn: Conn, executor: Json) -> Json:
+    row = await repo.one(conn, "insert_executor", executor)
+    if row is None:
+        raise BadRequest(
+            f"an executor with id {executor['executorid']} or name "
+            f"'{executor['executorname']}' already exists"
+        )
+    return executor_json(row)
+
+
+async def executor_in_colony(conn: Conn, executorid: str) -> Json:
+    row = await repo.get_executor(conn, executorid)
+    if row is None:
+        raise NotFound(f"executor {executorid} does not exist")
+    return row
+
+
+async def list_executors(conn: Conn, colonyid: str) -> list[Json]:
+    rows = await repo.all_rows(conn, "get_executors", {"colonyid": colonyid})
+    return [executor_json(r) for r in rows]
+
+
+async def set_executor_state(conn: Conn, executorid: str, state: ExecutorState) -> None:
+    await repo.run(conn, "set_executor_state", {"executorid": executorid, "state": int(state)})
+
+
+async def delete_executor(conn: Conn, executorid: str) -> None:
+    await repo.run(conn, "delete_executor", {"executorid": executorid})
+
+
+async def add_function(conn: Conn, caller_id: str, fun: Json) -> Json:
+    if fun["executorid"] != caller_id:
+        raise Forbidden("an executor may only register functions for itself")
+    row = await repo.one(
+        conn, "insert_function", {**fun, "functionid": new_object_id(), "args": Jsonb(fun["args"])}
+    )
+    if row is None:
+        raise Forbidden(
+            f"executor {caller_id} already registered a function named '{fun['funcname']}'"
+        )
+    return function_json(row)
+
+
+async def list_functions(conn: Conn, *, executorid: str = "", colonyid: str = "") -> list[Json]:
+    if executorid:
+        rows = await repo.all_rows(conn, "get_functions_by_executor", {"executorid": executorid})
+    else:
+        rows = await repo.all_rows(conn, "get_functions_by_colony", {"colonyid": colonyid})
+    return [function_json(r) for r in rows]
+
+
+async def get_function(conn: Conn, functionid: str) -> Json:
+    row = await repo.one(conn, "get_function", {"functionid": functionid})
+    if row is None:
+        raise NotFound(f"function {functionid} does not exist")
+    return row
+
+
+async def delete_function(conn: Conn, functionid: str) -> None:
+    await repo.run(conn, "delete_function", {"functionid": functionid})

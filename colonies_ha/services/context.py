@@ -1,0 +1,32 @@
+"""What every use case needs: the database, the event hub, leadership and configuration."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from colonies_ha.cluster.events import EventHub
+from colonies_ha.store.db import Database
+
+
+class Leadership(Protocol):
+    """Who leads; see colonies_ha.cluster for the implementations."""
+
+    @property
+    def epoch(self) -> int | None:
+        """The fencing epoch this replica holds while it leads, else None."""
+
+    def leader_api_url(self) -> str | None:
+        """Where leader-only requests go: None when this replica leads or none is known."""
+
+    def lost(self, epoch: int) -> None:
+        """A fenced transaction found `epoch` superseded: stop acting as leader."""
+
+
+@dataclass(slots=True)
+class Context:
+    db: Database
+    events: EventHub
+    leadership: Leadership
+    server_id: str
+    node_name: str = "colonies-ha"

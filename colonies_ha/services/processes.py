@@ -1,0 +1,190 @@
+"""The process lifecycle: submit, assign (long poll), close, attributes, listings."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+from psycopg.types.json import Jsonb
+
+from colonies_ha.cluster.events import SAFETY_RECHECK_SECONDS, notify_processes
+from colonies_ha.domain.errors import BadRequest, Forbidden, NotFound, NotLeader
+from colonies_ha.domain.processes import env_attributes, new_process
+from colonies_ha.domain.states import ProcessState
+from colonies_ha.protocol.crypto import new_object_id
+from colonies_ha.protocol.objects import attribute_json, process_json, statistics_json
+from colonies_ha.services.auth import Member
+from colonies_ha.services.context import Context
+from colonies_ha.store import repo
+from colonies_ha.store.db import Conn
+
+Json = dict[str, Any]
+
+
+async def insert_new_processes(conn: Conn, processes: list[Json]) -> None:
+    """Store fresh processes with their ENV attributes, and announce them at commit."""
+    for process in processes:
+        await repo.insert_process(conn, process)
+        attributes = [await repo.insert_attribute(conn, a) for a in env_attributes(process)]
+        process["attributes"] = [attribute_json(a) for a in attributes]
+    await notify_processes(conn, processes)
+
+
+async def submit(ctx: Context, spec: Json) -> Json:
+    process = new_process(spec)
+    async with ctx.db.transaction() as conn:
+        await insert_new_processes(conn, [process])
+    return process_json(process)
+
+
+async def _claim(ctx: Context, member: Member) -> Json | None:
+    epoch = ctx.leadership.epoch
+    try:
+        async with ctx.db.fenced_transaction(epoch) as conn:
+            row = await repo.one(
+                conn,
+                "assign_process",
+                {
+                    "executorid": member.executorid,
+                    "colonyid": member.colonyid,
+                    "executortype": member.executortype,
+                },
+            )
+            if row is not None:
+                await notify_processes(conn, [row])
+    except NotLeader:
+        if epoch is not None:
+            ctx.leadership.lost(epoch)
+        raise
+    return process_json(row) if row is not None else None
+
+
+async def assign(ctx: Context, member: Member, wait_seconds: float) -> Json:
+    """Hand the best waiting process to `member`, waiting up to `wait_seconds` for one."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait_seconds
+    while True:
+        # Take the wake-up signal before looking, so a submit between the look and the
+        # wait still wakes us.
+        signal = ctx.events.colony_signal(member.colonyid)
+        process = await _claim(ctx, member)
+        if process is not None:
+            return process
+        remaining = deadline - loop.time()
+        if remaining <= 0:
+            raise NotFound(
+                f"no process for executor type '{member.executortype}' in colony "
+                f"{member.colonyid} became available within {wait_seconds:g} s"
+            )
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(signal.wait(), min(remaining, SAFETY_RECHECK_SECONDS))
+
+
+async def get_process(conn: Conn, processid: str) -> Json:
+    row = await repo.get_process(conn, processid)
+    if row is None:
+        raise NotFound(f"process {processid} does not exist")
+    return row
+
+
+async def _explain_refusal(conn: Conn, processid: str, caller_id: str, action: str) -> None:
+    """A compare-and-set on (running, assignee) matched nothing: say exactly why."""
+    row = await get_process(conn, processid)
+    if row["state"] != ProcessState.RUNNING:
+        state = ProcessState(row["state"]).name.lower()
+        raise BadRequest(f"process {processid} is {state}, not running; nobody may {action} it")
+    raise Forbidden(f"only the executor assigned to process {processid} may {action} it")
+
+
+async def close(
+    ctx: Context,
+    caller_id: str,
+    processid: str,
+    *,
+    output: list[Any] | None = None,
+    errors: list[str] | None = None,
+) -> None:
+    successful = errors is None
+    async with ctx.db.transaction() as conn:
+        if successful:
+            params = {"processid": processid, "executorid": caller_id, "out": Jsonb(output or [])}
+            row = await repo.one(conn, "close_successful", params)
+        else:
+            params = {"processid": processid, "executorid": caller_id, "errors": Jsonb(errors)}
+            row = await repo.one(conn, "close_failed", params)
+        if row is None:
+            await _explain_refusal(conn, processid, caller_id, "close")
+        assert row is not None
+        if successful:
+            await _record_function_run(conn, row)
+        await notify_processes(conn, [row])
+
+
+async def _record_function_run(conn: Conn, row: Json) -> None:
+    wait = (row["starttime"] - row["submissiontime"]).total_seconds()
+    run = (row["endtime"] - row["starttime"]).total_seconds()
+    await repo.run(
+        conn,
+        "record_function_run",
+        {
+            "wait": max(wait, 0.0),
+            "exec": max(run, 0.0),
+            "executorid": row["assignedexecutorid"],
+            "funcname": row["spec"].get("funcname", ""),
+        },
+    )
+
+
+async def add_attribute(conn: Conn, caller_id: str, attribute: Json) -> Json:
+    row = await repo.one(
+        conn,
+        "add_attribute_as_assignee",
+        {**attribute, "attributeid": new_object_id(), "executorid": caller_id},
+    )
+    if row is None:
+        await _explain_refusal(conn, attribute["targetid"], caller_id, "add attributes to")
+    assert row is not None
+    return attribute_json(row)
+
+
+async def get_attribute(conn: Conn, attributeid: str) -> Json:
+    row = await repo.one(conn, "get_attribute", {"attributeid": attributeid})
+    if row is None:
+        raise NotFound(f"attribute {attributeid} does not exist")
+    return row
+
+
+async def list_processes(conn: Conn, colonyid: str, state: int, count: int) -> list[Json]:
+    rows = await repo.all_rows(
+        conn, "list_processes", {"colonyid": colonyid, "state": state, "count": count}
+    )
+    return [process_json(r) for r in rows]
+
+
+async def process_history(
+    conn: Conn, colonyid: str, executorid: str, seconds: int, state: int
+) -> list[Json]:
+    rows = await repo.all_rows(
+        conn,
+        "process_history",
+        {"colonyid": colonyid, "executorid": executorid, "seconds": seconds, "state": state},
+    )
+    return [process_json(r) for r in rows]
+
+
+async def delete_process(conn: Conn, processid: str) -> None:
+    await repo.run(conn, "delete_process", {"processid": processid})
+
+
+async def delete_all_processes(conn: Conn, colonyid: str) -> None:
+    await repo.run(conn, "delete_all_processes", {"colonyid": colonyid})
+
+
+async def statistics(conn: Conn, colonyid: str | None) -> Json:
+    if colonyid is None:
+        row = await repo.one(conn, "global_statistics")
+    else:
+        row = await repo.one(conn, "colony_statistics", {"colonyid": colonyid})
+    assert row is not None
+    return statistics_json(row)

@@ -1,0 +1,224 @@
+-- Every SQL statement of colonies_ha, one named block each ("-- name: <name>").
+-- Parameters use psycopg's %(name)s style.  Statements that lock say why.
+
+-- name: fence_lock_shared
+-- Leader-only transactions hold the fencing lock in shared mode for their whole life, so a
+-- new leader's epoch bump (exclusive) waits for them and none can commit after it.
+SELECT pg_advisory_xact_lock_shared(7411001);
+
+-- name: fence_epoch
+SELECT epoch FROM leader WHERE id = 1;
+
+-- name: fence_lock_exclusive
+SELECT pg_advisory_xact_lock(7411001);
+
+-- name: bump_epoch
+UPDATE leader SET epoch = epoch + 1, term = %(term)s, nodeid = %(nodeid)s, since = now()
+WHERE id = 1
+RETURNING epoch;
+
+-- name: get_leader
+SELECT epoch, term, nodeid, since FROM leader WHERE id = 1;
+
+-- name: notify
+SELECT pg_notify('colonies_ha', %(payload)s);
+
+-- name: insert_colony
+INSERT INTO colonies (colonyid, name) VALUES (%(colonyid)s, %(name)s)
+ON CONFLICT DO NOTHING
+RETURNING colonyid, name;
+
+-- name: delete_colony
+DELETE FROM colonies WHERE colonyid = %(colonyid)s RETURNING colonyid;
+
+-- name: get_colonies
+SELECT colonyid, name FROM colonies ORDER BY name;
+
+-- name: get_colony
+SELECT colonyid, name FROM colonies WHERE colonyid = %(colonyid)s;
+
+-- name: insert_executor
+INSERT INTO executors (executorid, colonyid, executortype, executorname, requirefuncreg,
+                       location_long, location_lat)
+VALUES (%(executorid)s, %(colonyid)s, %(executortype)s, %(executorname)s, %(requirefuncreg)s,
+        %(long)s, %(lat)s)
+ON CONFLICT DO NOTHING
+RETURNING *;
+
+-- name: get_executor
+SELECT * FROM executors WHERE executorid = %(executorid)s;
+
+-- name: get_executors
+SELECT * FROM executors WHERE colonyid = %(colonyid)s ORDER BY executorname;
+
+-- name: set_executor_state
+UPDATE executors SET state = %(state)s WHERE executorid = %(executorid)s RETURNING executorid;
+
+-- name: delete_executor
+DELETE FROM executors WHERE executorid = %(executorid)s RETURNING executorid;
+
+-- name: insert_function
+INSERT INTO functions (functionid, executorid, colonyid, funcname, descr, args)
+VALUES (%(functionid)s, %(executorid)s, %(colonyid)s, %(funcname)s, %(desc)s, %(args)s)
+ON CONFLICT (executorid, funcname) DO NOTHING
+RETURNING *;
+
+-- name: get_function
+SELECT * FROM functions WHERE functionid = %(functionid)s;
+
+-- name: get_functions_by_executor
+SELECT * FROM functions WHERE executorid = %(executorid)s ORDER BY funcname;
+
+-- name: get_functions_by_colony
+SELECT * FROM functions WHERE colonyid = %(colonyid)s ORDER BY funcname, executorid;
+
+-- name: delete_function
+DELETE FROM functions WHERE functionid = %(functionid)s RETURNING functionid;
+
+-- name: record_function_run
+-- Running statistics of the function the assignee registered under this name.  The row
+-- lock serialises closes by one executor of one function, which is the contention we want.
+UPDATE functions f SET
+    counter     = f.counter + 1,
+    minwaittime = CASE WHEN f.counter = 0 THEN v.w ELSE least(f.minwaittime, v.w) END,
+    maxwaittime = greatest(f.maxwaittime, v.w),
+    minexectime = CASE WHEN f.counter = 0 THEN v.e ELSE least(f.minexectime, v.e) END,
+    maxexectime = greatest(f.maxexectime, v.e),
+    avgwaittime = (f.avgwaittime * f.counter + v.w) / (f.counter + 1),
+    avgexectime = (f.avgexectime * f.counter + v.e) / (f.counter + 1)
+FROM (SELECT %(wait)s::float8 AS w, %(exec)s::float8 AS e) AS v
+WHERE f.executorid = %(executorid)s AND f.funcname = %(funcname)s;
+
+-- name: insert_process
+INSERT INTO processes (processid, colonyid, executortype, executorids, prioritytime,
+                       submissiontime, waitdeadline, maxretries, maxexectime, maxwaittime,
+                       waitforparents, parents, children, processgraphid, spec, input)
+VALUES (%(processid)s, %(colonyid)s, %(executortype)s, %(executorids)s, %(prioritytime)s,
+        %(submissiontime)s, %(waitdeadline)s, %(maxretries)s, %(maxexectime)s,
+        %(maxwaittime)s, %(waitforparents)s, %(parents)s, %(children)s, %(processgraphid)s,
+        %(spec)s, %(input)s);
+
+-- name: insert_attribute
+INSERT INTO attributes (attributeid, targetid, targetcolonyid, targetprocessgraphid,
+                        attributetype, key, value)
+VALUES (%(attributeid)s, %(targetid)s, %(targetcolonyid)s, %(targetprocessgraphid)s,
+        %(attributetype)s, %(key)s, %(value)s)
+RETURNING attributeid, targetid, targetcolonyid, targetprocessgraphid, attributetype,
+          key, value;
+
+-- name: add_attribute_as_assignee
+-- Only the executor running the process may annotate it; the WHERE is the check.
+INSERT INTO attributes (attributeid, targetid, targetcolonyid, targetprocessgraphid,
+                        attributetype, key, value)
+SELECT %(attributeid)s, p.processid, p.colonyid, p.processgraphid,
+       %(attributetype)s, %(key)s, %(value)s
+FROM processes p
+WHERE p.processid = %(targetid)s AND p.state = 1 AND p.assignedexecutorid = %(executorid)s
+RETURNING attributeid, targetid, targetcolonyid, targetprocessgraphid, attributetype,
+          key, value;
+
+-- name: get_attribute
+SELECT attributeid, targetid, targetcolonyid, targetprocessgraphid, attributetype, key, value
+FROM attributes WHERE attributeid = %(attributeid)s;
+
+-- name: get_process
+SELECT *, process_attributes(processid) AS attributes
+FROM processes WHERE processid = %(processid)s;
+
+-- name: assign_process
+-- The one atomic claim: the CTE picks the best waiting candidate and locks it, skipping
+-- rows another assign holds, so no process is ever handed to two executors, even by two
+-- servers at once.  A workflow member's input is its parents' outputs, in parent order.
+WITH heard AS (
+    UPDATE executors SET lastheardfromtime = now()
+    WHERE executorid = %(executorid)s
+      AND (lastheardfromtime IS NULL OR lastheardfromtime < now() - interval '1 second')
+), candidate AS (
+    SELECT processid FROM processes
+    WHERE colonyid = %(colonyid)s AND state = 0 AND NOT waitforparents
+      AND executortype = %(executortype)s
+      AND (executorids = '{}' OR %(executorid)s = ANY (executorids))
+    ORDER BY prioritytime
+    LIMIT 1
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE processes p SET
+    state = 1, isassigned = true, assignedexecutorid = %(executorid)s,
+    attempt = p.attempt + 1, starttime = now(),
+    execdeadline = CASE WHEN p.maxexectime > 0
+                        THEN now() + make_interval(secs => p.maxexectime) END,
+    input = CASE WHEN cardinality(p.parents) > 0 THEN parents_output(p.parents)
+                 ELSE p.input END
+FROM candidate
+WHERE p.processid = candidate.processid
+RETURNING p.*, process_attributes(p.processid) AS attributes;
+
+-- name: close_successful
+-- Compare-and-set on (running, assignee): a stale or foreign close changes nothing.
+UPDATE processes SET state = 2, endtime = now(), execdeadline = NULL, output = %(out)s
+WHERE processid = %(processid)s AND state = 1 AND assignedexecutorid = %(executorid)s
+RETURNING *, process_attributes(processid) AS attributes;
+
+-- name: close_failed
+UPDATE processes SET state = 3, endtime = now(), execdeadline = NULL, errors = %(errors)s
+WHERE processid = %(processid)s AND state = 1 AND assignedexecutorid = %(executorid)s
+RETURNING *, process_attributes(processid) AS attributes;
+
+-- name: list_processes
+SELECT *, process_attributes(processid) AS attributes FROM processes
+WHERE colonyid = %(colonyid)s AND state = %(state)s
+ORDER BY CASE WHEN state = 0 THEN prioritytime END,
+         coalesce(endtime, starttime, submissiontime) DESC
+LIMIT %(count)s;
+
+-- name: process_history
+SELECT *, process_attributes(processid) AS attributes FROM processes
+WHERE colonyid = %(colonyid)s AND state = %(state)s
+  AND submissiontime > now() - make_interval(secs => %(seconds)s)
+  AND (%(executorid)s = '' OR assignedexecutorid = %(executorid)s)
+ORDER BY submissiontime DESC;
+
+-- name: delete_process
+DELETE FROM processes WHERE processid = %(processid)s RETURNING processid;
+
+-- name: delete_all_processes
+DELETE FROM processes WHERE colonyid = %(colonyid)s;
+
+-- name: requeue_expired_runs
+-- Runs past their execution deadline with retries left go back to the queue.  The
+-- state/deadline predicate is the compare-and-set: a close that won the race is kept.
+UPDATE processes SET state = 0, isassigned = false, assignedexecutorid = '',
+                     starttime = NULL, execdeadline = NULL, retries = retries + 1
+WHERE state = 1 AND execdeadline < now()
+  AND NOT (maxretries > -1 AND retries >= maxretries)
+RETURNING *;
+
+-- name: fail_expired_runs
+UPDATE processes SET state = 3, endtime = now(), execdeadline = NULL,
+                     errors = errors || to_jsonb(%(message)s::text)
+WHERE state = 1 AND execdeadline < now() AND maxretries > -1 AND retries >= maxretries
+RETURNING *;
+
+-- name: fail_expired_waits
+UPDATE processes SET state = 3, endtime = now(),
+                     errors = errors || to_jsonb(%(message)s::text)
+WHERE state = 0 AND waitdeadline < now()
+RETURNING *;
+
+-- name: colony_statistics
+SELECT (SELECT count(*) FROM colonies WHERE colonyid = %(colonyid)s) AS colonies,
+       (SELECT count(*) FROM executors WHERE colonyid = %(colonyid)s) AS executors,
+       count(*) FILTER (WHERE state = 0) AS waitingprocesses,
+       count(*) FILTER (WHERE state = 1) AS runningprocesses,
+       count(*) FILTER (WHERE state = 2) AS successfulprocesses,
+       count(*) FILTER (WHERE state = 3) AS failedprocesses
+FROM processes WHERE colonyid = %(colonyid)s;
+
+-- name: global_statistics
+SELECT (SELECT count(*) FROM colonies) AS colonies,
+       (SELECT count(*) FROM executors) AS executors,
+       count(*) FILTER (WHERE state = 0) AS waitingprocesses,
+       count(*) FILTER (WHERE state = 1) AS runningprocesses,
+       count(*) FILTER (WHERE state = 2) AS successfulprocesses,
+       count(*) FILTER (WHERE state = 3) AS failedprocesses
+FROM processes;
