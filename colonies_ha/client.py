@@ -7,6 +7,7 @@ another key.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -189,6 +190,106 @@ class ColoniesClient:
 
     async def get_attribute(self, attributeid: str) -> Json:
         return await self.rpc("getattributemsg", attributeid=attributeid)
+
+    # -- workflows --------------------------------------------------------------------
+
+    async def submit_workflow(self, colonyid: str, specs: list[Json]) -> Json:
+        return await self.rpc("submitworkflowspecmsg",
+                              spec={"colonyid": colonyid, "functionspecs": specs})
+
+    async def get_processgraph(self, processgraphid: str) -> Json:
+        return await self.rpc("getprocessgraphmsg", processgraphid=processgraphid)
+
+    async def get_processgraphs(self, colonyid: str, state: int, count: int = 100) -> list[Json]:
+        return await self.rpc("getprocessgraphsmsg", colonyid=colonyid, state=state,
+                              count=count)
+
+    async def delete_processgraph(self, processgraphid: str) -> None:
+        await self.rpc("deleteprocessgraphmsg", processgraphid=processgraphid, all=False)
+
+    async def delete_all_processgraphs(self, colonyid: str) -> None:
+        await self.rpc("deleteallprocessgraphsmsg", colonyid=colonyid)
+
+    async def add_child(self, processgraphid: str, parentprocessid: str, spec: Json, *,
+                        childprocessid: str = "", insert: bool = False) -> Json:
+        return await self.rpc("addchildmsg", processgraphid=processgraphid,
+                              parentprocessid=parentprocessid, childprocessid=childprocessid,
+                              spec=spec, insert=insert)
+
+    # -- generators and crons ---------------------------------------------------------
+
+    async def add_generator(self, colonyid: str, name: str, workflowspec: str,
+                            trigger: int) -> Json:
+        return await self.rpc("addgeneratormsg", generator={
+            "colonyid": colonyid, "name": name, "workflowspec": workflowspec,
+            "trigger": trigger})
+
+    async def get_generator(self, generatorid: str) -> Json:
+        return await self.rpc("getgeneratormsg", generatorid=generatorid)
+
+    async def resolve_generator(self, generatorname: str) -> Json:
+        return await self.rpc("resolvegeneratormsg", generatorname=generatorname)
+
+    async def get_generators(self, colonyid: str, count: int = 100) -> list[Json]:
+        return await self.rpc("getgeneratorsmsg", colonyid=colonyid, count=count)
+
+    async def pack_generator(self, generatorid: str, arg: str) -> None:
+        await self.rpc("packgeneratormsg", generatorid=generatorid, arg=arg)
+
+    async def delete_generator(self, generatorid: str) -> None:
+        await self.rpc("deletegeneratormsg", generatorid=generatorid, all=False)
+
+    async def add_cron(self, colonyid: str, name: str, workflowspec: str, *,
+                       interval: int = -1, cronexpression: str = "",
+                       waitforprevprocessgraph: bool = False, random: bool = False) -> Json:
+        return await self.rpc("addcronmsg", cron={
+            "colonyid": colonyid, "name": name, "workflowspec": workflowspec,
+            "interval": interval, "cronexpression": cronexpression, "random": random,
+            "waitforprevprocessgraph": waitforprevprocessgraph})
+
+    async def get_cron(self, cronid: str) -> Json:
+        return await self.rpc("getcronmsg", cronid=cronid)
+
+    async def get_crons(self, colonyid: str, count: int = 100) -> list[Json]:
+        return await self.rpc("getcronsmsg", colonyid=colonyid, count=count)
+
+    async def run_cron(self, cronid: str) -> Json:
+        return await self.rpc("runcronmsg", cronid=cronid)
+
+    async def delete_cron(self, cronid: str) -> None:
+        await self.rpc("deletecronmsg", cronid=cronid, all=False)
+
+    # -- cluster ----------------------------------------------------------------------
+
+    async def get_cluster(self) -> Json:
+        return await self.rpc("getclustermsg")
+
+    # -- subscriptions (WebSocket /pubsub) --------------------------------------------
+
+    async def subscribe_process(self, processid: str, executortype: str, state: int,
+                                timeout: int) -> Json | None:
+        """The process once it reaches `state`, or None if the socket closes first."""
+        async for process in self._subscribe({
+            "msgtype": "subscribeprocessmsg", "processid": processid,
+            "executortype": executortype, "state": state, "timeout": timeout}):
+            return process
+        return None
+
+    def subscribe_processes(self, executortype: str, state: int,
+                            timeout: int) -> AsyncIterator[Json]:
+        """Every process of the caller's colony reaching `state`, until `timeout` s pass."""
+        return self._subscribe({"msgtype": "subscribeprocessesmsg",
+                                "executortype": executortype, "state": state,
+                                "timeout": timeout})
+
+    async def _subscribe(self, msg: Json) -> AsyncIterator[Json]:
+        ws_url = self.url.replace("http", "ws", 1) + "/pubsub"
+        async with self._http().ws_connect(ws_url) as socket:
+            await socket.send_str(encode_request(msg, self.prvkey).decode())
+            async for frame in socket:
+                if frame.type != aiohttp.WSMsgType.TEXT:
+                    break
+                yield decode_reply(200, frame.data.encode())
 
 
 def function_spec(

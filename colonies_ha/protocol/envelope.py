@@ -97,8 +97,9 @@ def decode_reply(status: int, body: bytes) -> Any:
     except (ValueError, KeyError, TypeError, binascii.Error) as exc:
         raise ColoniesError(f"the server sent an unreadable reply (HTTP {status})") from exc
     if status != 200 or envelope.get("error"):
-        message = value.get("message", "") if isinstance(value, dict) else str(value)
-        error = ColoniesError(message)
-        error.status = status
+        details = value if isinstance(value, dict) else {}
+        error = ColoniesError(str(details.get("message", value)))
+        # Over WebSocket there is no HTTP status: the error payload carries it.
+        error.status = status if status != 200 else int(details.get("status", 500))
         raise error
     return value
