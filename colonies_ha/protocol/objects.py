@@ -82,17 +82,19 @@ def process_json(row: Row) -> Row:
     }
 
 
-def statistics_json(row: Row, workflows: Row | None = None) -> Row:
-    workflows = workflows or {}
-    return {
-        "colonies": row["colonies"],
-        "executors": row["executors"],
-        "waitingprocesses": row["waitingprocesses"],
-        "runningprocesses": row["runningprocesses"],
-        "successfulprocesses": row["successfulprocesses"],
-        "failedprocesses": row["failedprocesses"],
-        "waitingworkflows": workflows.get("waiting", 0),
-        "runningworkflows": workflows.get("running", 0),
-        "successfulworkflows": workflows.get("successful", 0),
-        "failedworkflows": workflows.get("failed", 0),
-    }
+STATISTICS_FIELDS = (
+    "colonies",
+    "executors",
+    "waitingprocesses",
+    "runningprocesses",
+    "successfulprocesses",
+    "failedprocesses",
+    "waitingworkflows",
+    "runningworkflows",
+    "successfulworkflows",
+    "failedworkflows",
+)
+
+
+def statistics_json(row: Row) -> Row:
+    return {name: int(row[name]) for name in STATISTICS_FIELDS}

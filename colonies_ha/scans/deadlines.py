@@ -4,17 +4,45 @@ from __future__ import annotations
 
 from colonies_ha.cluster.events import notify_processes
 from colonies_ha.domain.states import MAX_EXEC_TIME_EXCEEDED, MAX_WAIT_TIME_EXCEEDED
+from colonies_ha.services import workflows
 from colonies_ha.services.context import Context
 from colonies_ha.store import repo
 
 
 async def sweep_deadlines(ctx: Context, epoch: int) -> int:
-    """One fenced pass; returns how many processes it changed."""
+    """Fenced passes over expired processes; returns how many processes changed."""
     async with ctx.db.fenced_transaction(epoch) as conn:
-        requeued = await repo.all_rows(conn, "requeue_expired_runs")
-        failed = await repo.all_rows(conn, "fail_expired_runs", {"message": MAX_EXEC_TIME_EXCEEDED})
-        failed += await repo.all_rows(
+        changed = await repo.all_rows(conn, "requeue_expired_runs")
+        changed += await repo.all_rows(
+            conn, "fail_expired_runs", {"message": MAX_EXEC_TIME_EXCEEDED}
+        )
+        changed += await repo.all_rows(
             conn, "fail_expired_waits", {"message": MAX_WAIT_TIME_EXCEEDED}
         )
-        await notify_processes(conn, requeued + failed)
-    return len(requeued) + len(failed)
+        await notify_processes(conn, changed)
+        expired_members = await repo.all_rows(conn, "expired_graph_members")
+    for member in expired_members:
+        changed += await _fail_graph_member(
+            ctx, epoch, member["processid"], member["processgraphid"]
+        )
+    return len(changed)
+
+
+async def _fail_graph_member(ctx: Context, epoch: int, processid: str, graphid: str) -> list:
+    """Graph lock first, then the member, then the rest of its graph: one fenced step."""
+    async with ctx.db.fenced_transaction(epoch) as conn:
+        await repo.one(conn, "lock_processgraph", {"processgraphid": graphid})
+        row = await repo.one(
+            conn,
+            "fail_process_if_expired",
+            {
+                "processid": processid,
+                "exec_message": MAX_EXEC_TIME_EXCEEDED,
+                "wait_message": MAX_WAIT_TIME_EXCEEDED,
+            },
+        )
+        if row is None:  # closed or reassigned meanwhile: the compare-and-set kept it
+            return []
+        changed = [row, *await workflows.after_member_finished(conn, graphid, row)]
+        await notify_processes(conn, changed)
+        return changed

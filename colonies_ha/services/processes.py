@@ -10,25 +10,18 @@ from psycopg.types.json import Jsonb
 
 from colonies_ha.cluster.events import SAFETY_RECHECK_SECONDS, notify_processes
 from colonies_ha.domain.errors import BadRequest, Forbidden, NotFound, NotLeader
-from colonies_ha.domain.processes import env_attributes, new_process
+from colonies_ha.domain.processes import new_process
 from colonies_ha.domain.states import ProcessState
 from colonies_ha.protocol.crypto import new_object_id
 from colonies_ha.protocol.objects import attribute_json, process_json, statistics_json
+from colonies_ha.services import workflows
 from colonies_ha.services.auth import Member
 from colonies_ha.services.context import Context
+from colonies_ha.services.submission import insert_new_processes
 from colonies_ha.store import repo
 from colonies_ha.store.db import Conn
 
 Json = dict[str, Any]
-
-
-async def insert_new_processes(conn: Conn, processes: list[Json]) -> None:
-    """Store fresh processes with their ENV attributes, and announce them at commit."""
-    for process in processes:
-        await repo.insert_process(conn, process)
-        attributes = [await repo.insert_attribute(conn, a) for a in env_attributes(process)]
-        process["attributes"] = [attribute_json(a) for a in attributes]
-    await notify_processes(conn, processes)
 
 
 async def submit(ctx: Context, spec: Json) -> Json:
@@ -57,7 +50,12 @@ async def _claim(ctx: Context, member: Member) -> Json | None:
         if epoch is not None:
             ctx.leadership.lost(epoch)
         raise
-    return process_json(row) if row is not None else None
+    if row is None:
+        return None
+    if row["processgraphid"]:
+        async with ctx.db.connection() as conn:
+            await workflows.mark_running(conn, row["processgraphid"])
+    return process_json(row)
 
 
 async def assign(ctx: Context, member: Member, wait_seconds: float) -> Json:
@@ -107,6 +105,7 @@ async def close(
 ) -> None:
     successful = errors is None
     async with ctx.db.transaction() as conn:
+        graphid = await workflows.lock_graph_of(conn, processid)
         if successful:
             params = {"processid": processid, "executorid": caller_id, "out": Jsonb(output or [])}
             row = await repo.one(conn, "close_successful", params)
@@ -118,7 +117,10 @@ async def close(
         assert row is not None
         if successful:
             await _record_function_run(conn, row)
-        await notify_processes(conn, [row])
+        changed = [row]
+        if graphid:
+            changed += await workflows.after_member_finished(conn, graphid, row)
+        await notify_processes(conn, changed)
 
 
 async def _record_function_run(conn: Conn, row: Json) -> None:

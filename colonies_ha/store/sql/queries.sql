@@ -197,28 +197,137 @@ RETURNING *;
 UPDATE processes SET state = 3, endtime = now(), execdeadline = NULL,
                      errors = errors || to_jsonb(%(message)s::text)
 WHERE state = 1 AND execdeadline < now() AND maxretries > -1 AND retries >= maxretries
+  AND processgraphid = ''
 RETURNING *;
 
 -- name: fail_expired_waits
 UPDATE processes SET state = 3, endtime = now(),
                      errors = errors || to_jsonb(%(message)s::text)
-WHERE state = 0 AND waitdeadline < now()
+WHERE state = 0 AND waitdeadline < now() AND processgraphid = ''
 RETURNING *;
 
 -- name: colony_statistics
 SELECT (SELECT count(*) FROM colonies WHERE colonyid = %(colonyid)s) AS colonies,
        (SELECT count(*) FROM executors WHERE colonyid = %(colonyid)s) AS executors,
-       count(*) FILTER (WHERE state = 0) AS waitingprocesses,
-       count(*) FILTER (WHERE state = 1) AS runningprocesses,
-       count(*) FILTER (WHERE state = 2) AS successfulprocesses,
-       count(*) FILTER (WHERE state = 3) AS failedprocesses
-FROM processes WHERE colonyid = %(colonyid)s;
+       p.*, g.*
+FROM (SELECT count(*) FILTER (WHERE state = 0) AS waitingprocesses,
+             count(*) FILTER (WHERE state = 1) AS runningprocesses,
+             count(*) FILTER (WHERE state = 2) AS successfulprocesses,
+             count(*) FILTER (WHERE state = 3) AS failedprocesses
+      FROM processes WHERE colonyid = %(colonyid)s) AS p,
+     (SELECT count(*) FILTER (WHERE state = 0) AS waitingworkflows,
+             count(*) FILTER (WHERE state = 1) AS runningworkflows,
+             count(*) FILTER (WHERE state = 2) AS successfulworkflows,
+             count(*) FILTER (WHERE state = 3) AS failedworkflows
+      FROM processgraphs WHERE colonyid = %(colonyid)s) AS g;
 
 -- name: global_statistics
 SELECT (SELECT count(*) FROM colonies) AS colonies,
        (SELECT count(*) FROM executors) AS executors,
-       count(*) FILTER (WHERE state = 0) AS waitingprocesses,
-       count(*) FILTER (WHERE state = 1) AS runningprocesses,
-       count(*) FILTER (WHERE state = 2) AS successfulprocesses,
-       count(*) FILTER (WHERE state = 3) AS failedprocesses
-FROM processes;
+       p.*, g.*
+FROM (SELECT count(*) FILTER (WHERE state = 0) AS waitingprocesses,
+             count(*) FILTER (WHERE state = 1) AS runningprocesses,
+             count(*) FILTER (WHERE state = 2) AS successfulprocesses,
+             count(*) FILTER (WHERE state = 3) AS failedprocesses
+      FROM processes) AS p,
+     (SELECT count(*) FILTER (WHERE state = 0) AS waitingworkflows,
+             count(*) FILTER (WHERE state = 1) AS runningworkflows,
+             count(*) FILTER (WHERE state = 2) AS successfulworkflows,
+             count(*) FILTER (WHERE state = 3) AS failedworkflows
+      FROM processgraphs) AS g;
+
+-- name: process_graph_of
+SELECT processgraphid FROM processes WHERE processid = %(processid)s;
+
+-- name: insert_processgraph
+INSERT INTO processgraphs (processgraphid, colonyid, rootprocessids, submissiontime)
+VALUES (%(processgraphid)s, %(colonyid)s, %(rootprocessids)s, %(submissiontime)s)
+RETURNING *;
+
+-- name: lock_processgraph
+-- Every transaction that changes members of a graph takes this row lock FIRST and member
+-- rows after it.  One order everywhere means no deadlocks, and serialising a graph's
+-- changes means two parents closing at once cannot both miss releasing their child.
+SELECT * FROM processgraphs WHERE processgraphid = %(processgraphid)s FOR UPDATE;
+
+-- name: get_processgraph
+SELECT * FROM processgraphs WHERE processgraphid = %(processgraphid)s;
+
+-- name: list_processgraphs
+SELECT * FROM processgraphs WHERE colonyid = %(colonyid)s AND state = %(state)s
+ORDER BY submissiontime DESC LIMIT %(count)s;
+
+-- name: graph_members
+SELECT processid, processgraphid, state, parents, children, spec ->> 'nodename' AS nodename
+FROM processes WHERE processgraphid = ANY (%(graphids)s)
+ORDER BY prioritytime, processid;
+
+-- name: graph_leaf_outputs
+-- Outputs of a finished graph's leaves, in submission order: the next cron run's input.
+SELECT coalesce(jsonb_agg(o.value ORDER BY p.submissiontime, p.processid, o.ord), '[]')
+       AS outputs
+FROM processes p
+CROSS JOIN LATERAL jsonb_array_elements(p.output) WITH ORDINALITY AS o(value, ord)
+WHERE p.processgraphid = %(processgraphid)s AND cardinality(p.children) = 0;
+
+-- name: delete_processgraph
+WITH members AS (DELETE FROM processes WHERE processgraphid = %(processgraphid)s)
+DELETE FROM processgraphs WHERE processgraphid = %(processgraphid)s RETURNING processgraphid;
+
+-- name: delete_all_processgraphs
+WITH members AS (
+    DELETE FROM processes WHERE colonyid = %(colonyid)s AND processgraphid <> ''
+)
+DELETE FROM processgraphs WHERE colonyid = %(colonyid)s;
+
+-- name: release_children
+-- Children whose parents have all succeeded become assignable.  Runs under the graph lock,
+-- so the parents' states it reads include every close committed before it.
+UPDATE processes c SET waitforparents = false
+WHERE c.processid = ANY (%(children)s) AND c.waitforparents AND c.state = 0
+  AND NOT EXISTS (
+      SELECT 1 FROM processes p WHERE p.processid = ANY (c.parents) AND p.state <> 2)
+RETURNING *;
+
+-- name: fail_rest_of_graph
+UPDATE processes SET state = 3, endtime = now(), execdeadline = NULL,
+                     errors = errors || to_jsonb(%(message)s::text)
+WHERE processgraphid = %(processgraphid)s AND state IN (0, 1)
+RETURNING *;
+
+-- name: refresh_graph_state
+-- FAILED if any member failed, SUCCESSFUL if all succeeded, RUNNING if any ran, else WAITING.
+UPDATE processgraphs g SET
+    state = s.state,
+    starttime = CASE WHEN s.state > 0 THEN coalesce(g.starttime, now()) END,
+    endtime = CASE WHEN s.state >= 2 THEN coalesce(g.endtime, now()) END
+FROM (
+    SELECT CASE WHEN bool_or(state = 3) THEN 3
+                WHEN bool_and(state = 2) THEN 2
+                WHEN bool_or(state IN (1, 2)) THEN 1
+                ELSE 0 END AS state
+    FROM processes WHERE processgraphid = %(processgraphid)s
+) AS s
+WHERE g.processgraphid = %(processgraphid)s
+RETURNING g.*;
+
+-- name: set_relatives
+UPDATE processes SET parents = %(parents)s, children = %(children)s
+WHERE processid = %(processid)s;
+
+-- name: expired_graph_members
+-- Graph members past a deadline are failed one graph at a time (graph lock first), so the
+-- failure reaches the rest of their graph; plain processes are handled in bulk.
+SELECT processid, processgraphid FROM processes
+WHERE processgraphid <> ''
+  AND ((state = 1 AND execdeadline < now() AND maxretries > -1 AND retries >= maxretries)
+       OR (state = 0 AND waitdeadline < now()));
+
+-- name: fail_process_if_expired
+UPDATE processes SET state = 3, endtime = now(), execdeadline = NULL,
+                     errors = errors || to_jsonb(CASE WHEN state = 1 THEN %(exec_message)s
+                                                      ELSE %(wait_message)s END::text)
+WHERE processid = %(processid)s
+  AND ((state = 1 AND execdeadline < now() AND maxretries > -1 AND retries >= maxretries)
+       OR (state = 0 AND waitdeadline < now()))
+RETURNING *;
