@@ -194,15 +194,15 @@ class ColoniesClient:
     # -- workflows --------------------------------------------------------------------
 
     async def submit_workflow(self, colonyid: str, specs: list[Json]) -> Json:
-        return await self.rpc("submitworkflowspecmsg",
-                              spec={"colonyid": colonyid, "functionspecs": specs})
+        return await self.rpc(
+            "submitworkflowspecmsg", spec={"colonyid": colonyid, "functionspecs": specs}
+        )
 
     async def get_processgraph(self, processgraphid: str) -> Json:
         return await self.rpc("getprocessgraphmsg", processgraphid=processgraphid)
 
     async def get_processgraphs(self, colonyid: str, state: int, count: int = 100) -> list[Json]:
-        return await self.rpc("getprocessgraphsmsg", colonyid=colonyid, state=state,
-                              count=count)
+        return await self.rpc("getprocessgraphsmsg", colonyid=colonyid, state=state, count=count)
 
     async def delete_processgraph(self, processgraphid: str) -> None:
         await self.rpc("deleteprocessgraphmsg", processgraphid=processgraphid, all=False)
@@ -210,19 +210,38 @@ class ColoniesClient:
     async def delete_all_processgraphs(self, colonyid: str) -> None:
         await self.rpc("deleteallprocessgraphsmsg", colonyid=colonyid)
 
-    async def add_child(self, processgraphid: str, parentprocessid: str, spec: Json, *,
-                        childprocessid: str = "", insert: bool = False) -> Json:
-        return await self.rpc("addchildmsg", processgraphid=processgraphid,
-                              parentprocessid=parentprocessid, childprocessid=childprocessid,
-                              spec=spec, insert=insert)
+    async def add_child(
+        self,
+        processgraphid: str,
+        parentprocessid: str,
+        spec: Json,
+        *,
+        childprocessid: str = "",
+        insert: bool = False,
+    ) -> Json:
+        return await self.rpc(
+            "addchildmsg",
+            processgraphid=processgraphid,
+            parentprocessid=parentprocessid,
+            childprocessid=childprocessid,
+            spec=spec,
+            insert=insert,
+        )
 
     # -- generators and crons ---------------------------------------------------------
 
-    async def add_generator(self, colonyid: str, name: str, workflowspec: str,
-                            trigger: int) -> Json:
-        return await self.rpc("addgeneratormsg", generator={
-            "colonyid": colonyid, "name": name, "workflowspec": workflowspec,
-            "trigger": trigger})
+    async def add_generator(
+        self, colonyid: str, name: str, workflowspec: str, trigger: int
+    ) -> Json:
+        return await self.rpc(
+            "addgeneratormsg",
+            generator={
+                "colonyid": colonyid,
+                "name": name,
+                "workflowspec": workflowspec,
+                "trigger": trigger,
+            },
+        )
 
     async def get_generator(self, generatorid: str) -> Json:
         return await self.rpc("getgeneratormsg", generatorid=generatorid)
@@ -239,13 +258,29 @@ class ColoniesClient:
     async def delete_generator(self, generatorid: str) -> None:
         await self.rpc("deletegeneratormsg", generatorid=generatorid, all=False)
 
-    async def add_cron(self, colonyid: str, name: str, workflowspec: str, *,
-                       interval: int = -1, cronexpression: str = "",
-                       waitforprevprocessgraph: bool = False, random: bool = False) -> Json:
-        return await self.rpc("addcronmsg", cron={
-            "colonyid": colonyid, "name": name, "workflowspec": workflowspec,
-            "interval": interval, "cronexpression": cronexpression, "random": random,
-            "waitforprevprocessgraph": waitforprevprocessgraph})
+    async def add_cron(
+        self,
+        colonyid: str,
+        name: str,
+        workflowspec: str,
+        *,
+        interval: int = -1,
+        cronexpression: str = "",
+        waitforprevprocessgraph: bool = False,
+        random: bool = False,
+    ) -> Json:
+        return await self.rpc(
+            "addcronmsg",
+            cron={
+                "colonyid": colonyid,
+                "name": name,
+                "workflowspec": workflowspec,
+                "interval": interval,
+                "cronexpression": cronexpression,
+                "random": random,
+                "waitforprevprocessgraph": waitforprevprocessgraph,
+            },
+        )
 
     async def get_cron(self, cronid: str) -> Json:
         return await self.rpc("getcronmsg", cronid=cronid)
@@ -266,21 +301,34 @@ class ColoniesClient:
 
     # -- subscriptions (WebSocket /pubsub) --------------------------------------------
 
-    async def subscribe_process(self, processid: str, executortype: str, state: int,
-                                timeout: int) -> Json | None:
+    async def subscribe_process(
+        self, processid: str, executortype: str, state: int, timeout: int
+    ) -> Json | None:
         """The process once it reaches `state`, or None if the socket closes first."""
-        async for process in self._subscribe({
-            "msgtype": "subscribeprocessmsg", "processid": processid,
-            "executortype": executortype, "state": state, "timeout": timeout}):
+        async for process in self._subscribe(
+            {
+                "msgtype": "subscribeprocessmsg",
+                "processid": processid,
+                "executortype": executortype,
+                "state": state,
+                "timeout": timeout,
+            }
+        ):
             return process
         return None
 
-    def subscribe_processes(self, executortype: str, state: int,
-                            timeout: int) -> AsyncIterator[Json]:
+    def subscribe_processes(
+        self, executortype: str, state: int, timeout: int
+    ) -> AsyncIterator[Json]:
         """Every process of the caller's colony reaching `state`, until `timeout` s pass."""
-        return self._subscribe({"msgtype": "subscribeprocessesmsg",
-                                "executortype": executortype, "state": state,
-                                "timeout": timeout})
+        return self._subscribe(
+            {
+                "msgtype": "subscribeprocessesmsg",
+                "executortype": executortype,
+                "state": state,
+                "timeout": timeout,
+            }
+        )
 
     async def _subscribe(self, msg: Json) -> AsyncIterator[Json]:
         ws_url = self.url.replace("http", "ws", 1) + "/pubsub"

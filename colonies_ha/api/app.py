@@ -8,7 +8,11 @@ from typing import Any
 from aiohttp import web
 
 # Handler modules register their routes on import.
-from colonies_ha.api import handlers_colonies, handlers_processes  # noqa: F401
+from colonies_ha.api import (  # noqa: F401
+    handlers_colonies,
+    handlers_processes,
+    handlers_workflows,
+)
 from colonies_ha.api.dispatch import ROUTES
 from colonies_ha.domain.errors import BadRequest, ColoniesError, NotLeader, PayloadTooLarge
 from colonies_ha.protocol.envelope import decode_request, encode_error, encode_reply
