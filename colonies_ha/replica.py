@@ -13,6 +13,7 @@ from colonies_ha.cluster.standalone import StandaloneLeadership
 from colonies_ha.config import ServerConfig
 from colonies_ha.scans.deadlines import sweep_deadlines
 from colonies_ha.scans.runner import ScanRunner
+from colonies_ha.scans.schedules import fire_crons, trigger_generators
 from colonies_ha.services.context import Context
 from colonies_ha.store.db import Database
 
@@ -30,7 +31,11 @@ class Replica:
         self.ctx = Context(
             self.db, self.events, self.leadership, config.server_id, config.node_name
         )
-        self.scans = ScanRunner(self.ctx, {"deadlines": sweep_deadlines}, config.scan_interval)
+        self.scans = ScanRunner(
+            self.ctx,
+            {"deadlines": sweep_deadlines, "generators": trigger_generators, "crons": fire_crons},
+            config.scan_interval,
+        )
         self._runner: web.AppRunner | None = None
         self.port = config.port
 

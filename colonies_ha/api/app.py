@@ -11,6 +11,7 @@ from aiohttp import web
 from colonies_ha.api import (  # noqa: F401
     handlers_colonies,
     handlers_processes,
+    handlers_schedules,
     handlers_workflows,
 )
 from colonies_ha.api.dispatch import ROUTES

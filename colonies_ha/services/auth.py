@@ -66,3 +66,13 @@ async def require_member_any_state_or_owner(conn: Conn, caller_id: str, colonyid
     executor = await repo.get_executor(conn, caller_id)
     if executor is None or executor["colonyid"] != colonyid:
         raise Forbidden(f"the caller {caller_id} is not an executor of colony {colonyid}")
+
+
+async def require_own_colony_member(conn: Conn, caller_id: str, colonyid: str = "") -> Member:
+    """For messages that name no colony: the caller's own colony (or the one given)."""
+    if colonyid:
+        return await require_member(conn, caller_id, colonyid)
+    executor = await repo.get_executor(conn, caller_id)
+    if executor is None:
+        raise Forbidden(f"the caller {caller_id} is not an executor of any colony")
+    return await require_member(conn, caller_id, executor["colonyid"])

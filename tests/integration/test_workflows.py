@@ -14,12 +14,13 @@ from tests.integration.test_colonies_executors import refused
 def diamond(colony: ColonyEnv) -> list[dict[str, Any]]:
     return [
         colony.spec("gen_nums", nodename="gen_nums", args=[2, 3], executortype="gen"),
-        colony.spec("square", nodename="square0", args=[0], executortype="square",
-                    dependencies=["gen_nums"]),
-        colony.spec("square", nodename="square1", args=[1], executortype="square",
-                    dependencies=["gen_nums"]),
-        colony.spec("sum", nodename="sum", executortype="sum",
-                    dependencies=["square0", "square1"]),
+        colony.spec(
+            "square", nodename="square0", args=[0], executortype="square", dependencies=["gen_nums"]
+        ),
+        colony.spec(
+            "square", nodename="square1", args=[1], executortype="square", dependencies=["gen_nums"]
+        ),
+        colony.spec("sum", nodename="sum", executortype="sum", dependencies=["square0", "square1"]),
     ]
 
 
@@ -34,8 +35,9 @@ def compute(process: dict[str, Any]) -> list[Any]:
     raise AssertionError(funcname)
 
 
-async def run_executor(client: ColoniesClient, colonyid: str, jobs: int,
-                       fail: str = "") -> list[dict[str, Any]]:
+async def run_executor(
+    client: ColoniesClient, colonyid: str, jobs: int, fail: str = ""
+) -> list[dict[str, Any]]:
     """Run `jobs` processes as an executor task: assign, compute, close."""
     seen = []
     for _ in range(jobs):
@@ -53,8 +55,11 @@ async def test_diamond_workflow_computes_13(colony: ColonyEnv) -> None:
     graph = await colony.executor.submit_workflow(colony.colonyid, diamond(colony))
     assert len(graph["processids"]) == 4 and len(graph["rootprocessids"]) == 1
     assert graph["state"] == 0 and len(graph["nodes"]) == 4 and len(graph["edges"]) == 4
-    tasks = [run_executor(gen, colony.colonyid, 1), run_executor(square, colony.colonyid, 2),
-             run_executor(summer, colony.colonyid, 1)]
+    tasks = [
+        run_executor(gen, colony.colonyid, 1),
+        run_executor(square, colony.colonyid, 2),
+        run_executor(summer, colony.colonyid, 1),
+    ]
     (root,), squares, (total,) = await asyncio.gather(*tasks)
     assert sorted(p["in"] for p in squares) == [[2, 3], [2, 3]]
     assert total["in"] == [4, 9]
@@ -67,9 +72,9 @@ async def test_diamond_workflow_computes_13(colony: ColonyEnv) -> None:
     final = await colony.executor.get_processgraph(graph["processgraphid"])
     assert final["state"] == 2 and final["endtime"] >= final["starttime"]
     assert {n["type"] for n in final["nodes"]} == {"input", "default", "output"}
-    assert [g["processgraphid"] for g in
-            await colony.executor.get_processgraphs(colony.colonyid, 2)] == [
-        graph["processgraphid"]]
+    assert [
+        g["processgraphid"] for g in await colony.executor.get_processgraphs(colony.colonyid, 2)
+    ] == [graph["processgraphid"]]
     stats = await colony.owner.colony_stats(colony.colonyid)
     assert stats["successfulworkflows"] == 1 and stats["successfulprocesses"] == 4
 
@@ -114,26 +119,40 @@ async def test_delete_graphs(colony: ColonyEnv) -> None:
 
 
 async def test_add_child_without_insert_runs_after_the_parent(colony: ColonyEnv) -> None:
-    graph = await colony.executor.submit_workflow(colony.colonyid, [
-        colony.spec("parent", nodename="parent"),
-        colony.spec("after", nodename="after", dependencies=["parent"])])
+    graph = await colony.executor.submit_workflow(
+        colony.colonyid,
+        [
+            colony.spec("parent", nodename="parent"),
+            colony.spec("after", nodename="after", dependencies=["parent"]),
+        ],
+    )
     parent = await colony.executor.assign(colony.colonyid, 5)
-    child = await colony.executor.add_child(graph["processgraphid"], parent["processid"],
-                                            colony.spec("child", nodename="child"))
+    child = await colony.executor.add_child(
+        graph["processgraphid"], parent["processid"], colony.spec("child", nodename="child")
+    )
     assert child["waitforparents"] and child["parents"] == [parent["processid"]]
     await colony.executor.close(parent["processid"], ["p"])
-    names = sorted([(await colony.executor.assign(colony.colonyid, 5))["spec"]["nodename"]
-                    for _ in range(2)])
+    names = sorted(
+        [(await colony.executor.assign(colony.colonyid, 5))["spec"]["nodename"] for _ in range(2)]
+    )
     assert names == ["after", "child"]
 
 
 async def test_add_child_with_insert_splices_before_the_children(colony: ColonyEnv) -> None:
-    graph = await colony.executor.submit_workflow(colony.colonyid, [
-        colony.spec("parent", nodename="parent"),
-        colony.spec("after", nodename="after", dependencies=["parent"])])
+    graph = await colony.executor.submit_workflow(
+        colony.colonyid,
+        [
+            colony.spec("parent", nodename="parent"),
+            colony.spec("after", nodename="after", dependencies=["parent"]),
+        ],
+    )
     parent = await colony.executor.assign(colony.colonyid, 5)
-    child = await colony.executor.add_child(graph["processgraphid"], parent["processid"],
-                                            colony.spec("mid", nodename="mid"), insert=True)
+    child = await colony.executor.add_child(
+        graph["processgraphid"],
+        parent["processid"],
+        colony.spec("mid", nodename="mid"),
+        insert=True,
+    )
     await colony.executor.close(parent["processid"], ["p"])
     mid = await colony.executor.assign(colony.colonyid, 5)
     assert mid["processid"] == child["processid"] and mid["in"] == ["p"]
@@ -154,15 +173,23 @@ async def test_only_the_parents_assignee_may_add_children(colony: ColonyEnv) -> 
 
 
 async def test_map_reduce_fan_out_of_fifty_children(colony: ColonyEnv) -> None:
-    graph = await colony.executor.submit_workflow(colony.colonyid, [
-        colony.spec("map", nodename="map", args=[50]),
-        colony.spec("reduce", nodename="reduce", dependencies=["map"])])
+    graph = await colony.executor.submit_workflow(
+        colony.colonyid,
+        [
+            colony.spec("map", nodename="map", args=[50]),
+            colony.spec("reduce", nodename="reduce", dependencies=["map"]),
+        ],
+    )
     mapper = await colony.executor.assign(colony.colonyid, 5)
     reduce_id = next(p for p in graph["processids"] if p != mapper["processid"])
     for i in range(50):
-        await colony.executor.add_child(graph["processgraphid"], mapper["processid"],
-                                        colony.spec("work", nodename=f"work{i}", args=[i]),
-                                        childprocessid=reduce_id, insert=True)
+        await colony.executor.add_child(
+            graph["processgraphid"],
+            mapper["processid"],
+            colony.spec("work", nodename=f"work{i}", args=[i]),
+            childprocessid=reduce_id,
+            insert=True,
+        )
     await colony.executor.close(mapper["processid"], [])
     workers = [await colony.new_executor() for _ in range(5)]
 

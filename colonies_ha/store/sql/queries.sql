@@ -331,3 +331,92 @@ WHERE processid = %(processid)s
   AND ((state = 1 AND execdeadline < now() AND maxretries > -1 AND retries >= maxretries)
        OR (state = 0 AND waitdeadline < now()))
 RETURNING *;
+
+-- name: insert_generator
+INSERT INTO generators (generatorid, colonyid, name, workflowspec, trigger)
+VALUES (%(generatorid)s, %(colonyid)s, %(name)s, %(workflowspec)s, %(trigger)s)
+ON CONFLICT (colonyid, name) DO NOTHING
+RETURNING *, 0::bigint AS queuesize;
+
+-- name: get_generator
+SELECT g.*, (SELECT count(*) FROM generator_args a WHERE a.generatorid = g.generatorid)
+       AS queuesize
+FROM generators g WHERE g.generatorid = %(generatorid)s;
+
+-- name: resolve_generator
+SELECT g.*, (SELECT count(*) FROM generator_args a WHERE a.generatorid = g.generatorid)
+       AS queuesize
+FROM generators g WHERE g.colonyid = %(colonyid)s AND g.name = %(name)s;
+
+-- name: list_generators
+SELECT g.*, (SELECT count(*) FROM generator_args a WHERE a.generatorid = g.generatorid)
+       AS queuesize
+FROM generators g WHERE g.colonyid = %(colonyid)s ORDER BY g.name LIMIT %(count)s;
+
+-- name: delete_generator
+DELETE FROM generators WHERE generatorid = %(generatorid)s RETURNING generatorid;
+
+-- name: pack_generator_arg
+INSERT INTO generator_args (generatorid, arg) VALUES (%(generatorid)s, %(arg)s);
+
+-- name: generators_due
+SELECT g.generatorid FROM generators g
+JOIN (SELECT generatorid, count(*) AS queued FROM generator_args GROUP BY generatorid) q
+  USING (generatorid)
+WHERE q.queued >= g.trigger;
+
+-- name: lock_generator
+-- One scanner per generator at a time: a racing scanner skips it rather than waits, and the
+-- holder sees the exact queue, so batches are always whole.
+SELECT * FROM generators WHERE generatorid = %(generatorid)s FOR UPDATE SKIP LOCKED;
+
+-- name: take_generator_args
+-- Consumed in the same transaction as the workflows they start: never lost, never reused.
+DELETE FROM generator_args WHERE seq IN (
+    SELECT seq FROM generator_args WHERE generatorid = %(generatorid)s
+    ORDER BY seq LIMIT %(count)s)
+RETURNING seq, arg;
+
+-- name: generator_ran
+UPDATE generators SET lastrun = now() WHERE generatorid = %(generatorid)s;
+
+-- name: insert_cron
+INSERT INTO crons (cronid, colonyid, name, cronexpression, interval, random, workflowspec,
+                   waitforprevprocessgraph)
+VALUES (%(cronid)s, %(colonyid)s, %(name)s, %(cronexpression)s, %(interval)s, %(random)s,
+        %(workflowspec)s, %(waitforprevprocessgraph)s)
+ON CONFLICT (colonyid, name) DO NOTHING
+RETURNING *;
+
+-- name: get_cron
+SELECT * FROM crons WHERE cronid = %(cronid)s;
+
+-- name: list_crons
+SELECT * FROM crons WHERE colonyid = %(colonyid)s ORDER BY name LIMIT %(count)s;
+
+-- name: delete_cron
+DELETE FROM crons WHERE cronid = %(cronid)s RETURNING cronid;
+
+-- name: crons_to_schedule
+SELECT cronid, cronexpression, interval, random FROM crons WHERE nextrun IS NULL;
+
+-- name: schedule_cron
+-- The first scan after adding only computes nextrun; the compare-and-set keeps a racing
+-- scanner's value.
+UPDATE crons SET nextrun = %(nextrun)s WHERE cronid = %(cronid)s AND nextrun IS NULL;
+
+-- name: crons_due
+SELECT cronid, nextrun FROM crons WHERE nextrun <= now();
+
+-- name: lock_cron
+SELECT * FROM crons WHERE cronid = %(cronid)s FOR UPDATE SKIP LOCKED;
+
+-- name: lock_cron_wait
+-- runcron waits for a scanner holding the row instead of skipping: a manual run must happen.
+SELECT * FROM crons WHERE cronid = %(cronid)s FOR UPDATE;
+
+-- name: cron_fired
+-- Compare-and-set on the slot that fired, in the transaction that submitted its workflow.
+UPDATE crons SET nextrun = %(nextrun)s, lastrun = now(), prevprocessgraphid = %(graphid)s
+WHERE cronid = %(cronid)s AND nextrun IS NOT DISTINCT FROM %(due)s
+RETURNING *;
