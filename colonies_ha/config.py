@@ -23,5 +23,6 @@ class ServerConfig:
     raft_self: str = ""
     raft_peers: list[str] = field(default_factory=list)
     cluster_secret: str = ""
+    raft_data_dir: str = ""
     dev_mode: bool = False
     advertise_url: str = ""

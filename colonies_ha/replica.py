@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from pathlib import Path
 
 from aiohttp import web
 
 from colonies_ha.api.app import build_app
 from colonies_ha.cluster.events import EventHub
+from colonies_ha.cluster.raft import RaftLeadership
 from colonies_ha.cluster.standalone import StandaloneLeadership
 from colonies_ha.config import ServerConfig
 from colonies_ha.scans.deadlines import sweep_deadlines
@@ -20,14 +22,42 @@ from colonies_ha.store.db import Database
 log = logging.getLogger(__name__)
 
 
+class ConfigError(ValueError):
+    """A setting that makes the replica unsafe or unable to start."""
+
+
+def check_config(config: ServerConfig) -> None:
+    if config.raft_self and not config.cluster_secret and not config.dev_mode:
+        raise ConfigError(
+            "a cluster secret is required when running with Raft peers: the Raft transport "
+            "carries pickled data, so anyone reaching its port could run code "
+            "(set COLONIES_CLUSTER_SECRET or --cluster-secret)"
+        )
+    if config.raft_self and ":" not in config.raft_self:
+        raise ConfigError(f"--raft-self must be host:port, got '{config.raft_self}'")
+
+
 class Replica:
     """Start with `await start()`, stop with `await stop()`; `url` is the API base."""
 
     def __init__(self, config: ServerConfig) -> None:
+        check_config(config)
         self.config = config
         self.db = Database(config.database_url, min_size=config.pool_min, max_size=config.pool_max)
         self.events = EventHub(config.database_url)
-        self.leadership = StandaloneLeadership(self.db, config.node_name)
+        self.leadership: RaftLeadership | StandaloneLeadership
+        if config.raft_self:
+            self.leadership = RaftLeadership(
+                self.db,
+                self_address=config.raft_self,
+                peers=config.raft_peers,
+                secret=config.cluster_secret,
+                node_name=config.node_name,
+                api_url="",
+                data_dir=Path(config.raft_data_dir) if config.raft_data_dir else None,
+            )
+        else:
+            self.leadership = StandaloneLeadership(self.db, config.node_name)
         self.ctx = Context(
             self.db, self.events, self.leadership, config.server_id, config.node_name
         )
@@ -44,11 +74,26 @@ class Replica:
         host = "127.0.0.1" if self.config.host in ("0.0.0.0", "") else self.config.host
         return f"http://{host}:{self.port}"
 
+    @property
+    def advertised_url(self) -> str:
+        """Where other replicas forward to: the flag, else the Raft host with our API port."""
+        if self.config.advertise_url:
+            return self.config.advertise_url
+        if self.config.raft_self:
+            return f"http://{self.config.raft_self.rsplit(':', 1)[0]}:{self.port}"
+        return self.url
+
     async def start(self) -> None:
         await self.db.open()
         await self.events.start()
+        await self._start_http()
+        if isinstance(self.leadership, RaftLeadership):
+            self.leadership.api_url = self.advertised_url
         await self.leadership.start()
         self.scans.start()
+        log.info("colonies-ha replica %s serving on %s", self.config.node_name, self.url)
+
+    async def _start_http(self) -> None:
         app = build_app(self.ctx, max_body_bytes=self.config.max_body_bytes)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self._runner.setup()
@@ -58,13 +103,13 @@ class Replica:
             server = site._server
             assert server is not None and server.sockets
             self.port = server.sockets[0].getsockname()[1]
-        log.info("colonies-ha replica %s serving on %s", self.config.node_name, self.url)
 
     async def stop(self) -> None:
+        """Hand leadership over, stop scans, then close connections and the database."""
+        await self.leadership.stop()
+        await self.scans.stop()
         if self._runner is not None:
             await self._runner.cleanup()
-        await self.scans.stop()
-        await self.leadership.stop()
         await self.events.stop()
         await self.db.close()
 

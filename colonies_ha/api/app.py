@@ -9,20 +9,28 @@ from aiohttp import web
 
 # Handler modules register their routes on import.
 from colonies_ha.api import (  # noqa: F401
+    handlers_cluster,
     handlers_colonies,
     handlers_processes,
     handlers_schedules,
     handlers_workflows,
 )
-from colonies_ha.api.dispatch import ROUTES
+from colonies_ha.api.dispatch import ROUTES, Route
+from colonies_ha.api.forward import FORWARDED_HEADER, Forwarder
 from colonies_ha.domain.errors import BadRequest, ColoniesError, NotLeader, PayloadTooLarge
-from colonies_ha.protocol.envelope import decode_request, encode_error, encode_reply
+from colonies_ha.protocol.envelope import (
+    SignedRequest,
+    decode_request,
+    encode_error,
+    encode_reply,
+)
 from colonies_ha.services.context import Context
 
 log = logging.getLogger(__name__)
 
 CONTEXT = web.AppKey("context", Context)
 MAX_BODY = web.AppKey("max_body", int)
+FORWARDER = web.AppKey("forwarder", Forwarder)
 
 
 def _error_response(error: ColoniesError) -> web.Response:
@@ -50,15 +58,41 @@ async def handle_api(request: web.Request) -> web.Response:
         route = ROUTES.get(req.msgtype)
         if route is None:
             raise BadRequest(f"unknown message type '{req.msgtype}'")
-        if route.leader_only and ctx.leadership.epoch is None:
-            raise NotLeader("this replica is not the leader and knows no leader to forward to")
+        if route.leader_only:
+            return await _serve_leader_only(request, route, req)
         value = await route.handler(ctx, req)
     except ColoniesError as error:
         return _error_response(error)
     except Exception:
         log.exception("internal error while serving a request")
         return _error_response(ColoniesError("internal server error; see the server log"))
+    return _reply(req, value)
+
+
+def _reply(req: SignedRequest, value: Any) -> web.Response:
     return web.Response(body=encode_reply(req.msgtype, value), content_type="application/json")
+
+
+async def _serve_leader_only(
+    request: web.Request, route: Route, req: SignedRequest
+) -> web.Response:
+    """Serve here while leading; otherwise (or once the fence says we lost) forward."""
+    ctx = request.app[CONTEXT]
+    forwarded = FORWARDED_HEADER in request.headers
+    while True:
+        if ctx.leadership.epoch is not None:
+            try:
+                return _reply(req, await route.handler(ctx, req))
+            except NotLeader:
+                if forwarded:
+                    raise  # the follower that sent it retries on the new leader
+        elif forwarded:
+            raise NotLeader("this replica no longer leads; ask the new leader")
+        wait = req.msg.get("timeout")
+        wait_seconds = float(wait) if isinstance(wait, int | float) and wait > 0 else 0.0
+        response = await request.app[FORWARDER].forward(req.raw, wait_seconds)
+        if response is not None:
+            return response
 
 
 async def handle_health(request: web.Request) -> web.Response:
@@ -73,8 +107,7 @@ async def handle_ready(request: web.Request) -> web.Response:
             await conn.execute("SELECT 1")
     except Exception as exc:
         problems.append(f"database unreachable: {exc}")
-    leader_known = ctx.leadership.epoch is not None or ctx.leadership.leader_api_url() is not None
-    if not leader_known:
+    if ctx.leadership.status().get("leader") is None:
         problems.append("no leader known")
     body: dict[str, Any] = {"ready": not problems, "problems": problems}
     return web.json_response(body, status=200 if not problems else 503)
@@ -85,6 +118,12 @@ def build_app(ctx: Context, *, max_body_bytes: int) -> web.Application:
     app = web.Application(client_max_size=max_body_bytes + 1)
     app[CONTEXT] = ctx
     app[MAX_BODY] = max_body_bytes
+    app[FORWARDER] = Forwarder(ctx)
+
+    async def close_forwarder(app: web.Application) -> None:
+        await app[FORWARDER].close()
+
+    app.on_cleanup.append(close_forwarder)
     app.router.add_post("/api", handle_api)
     app.router.add_get("/health", handle_health)
     app.router.add_get("/ready", handle_ready)

@@ -8,6 +8,7 @@ import click
 
 from colonies_ha import __version__
 from colonies_ha.cli.dev import dev
+from colonies_ha.cli.join import join
 from colonies_ha.cli.server import server
 
 
@@ -28,3 +29,4 @@ def cli(log_level: str) -> None:
 
 cli.add_command(server)
 cli.add_command(dev)
+cli.add_command(join)

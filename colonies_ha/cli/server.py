@@ -1,4 +1,4 @@
-"""`colonies-ha server`: one replica against an existing PostgreSQL."""
+"""`colonies-ha server`: one replica against an existing PostgreSQL, alone or in a cluster."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import click
 from colonies_ha.cli.runtime import run_until_signalled
 from colonies_ha.config import DEFAULT_MAX_BODY_BYTES, DEFAULT_PORT, ServerConfig
 from colonies_ha.protocol.crypto import is_hex64
+from colonies_ha.replica import ConfigError, check_config
 
 
 def database_url_from_parts(host: str, port: int, user: str, password: str, name: str) -> str:
@@ -17,59 +18,115 @@ def database_url_from_parts(host: str, port: int, user: str, password: str, name
     return f"postgresql://{auth}@{host}:{port}/{quote(name, safe='')}"
 
 
-@click.command()
-@click.option(
-    "--host", default="0.0.0.0", envvar="COLONIES_SERVER_HOST", help="Address to listen on."
-)
-@click.option("--port", default=DEFAULT_PORT, type=int, envvar="COLONIES_SERVER_PORT")
-@click.option(
-    "--server-id",
-    envvar="COLONIES_SERVER_ID",
-    required=True,
-    help="Id of the server owner's key (colonies-ha keys id).",
-)
-@click.option(
-    "--database-url",
-    envvar="COLONIES_DATABASE_URL",
-    default=None,
-    help="libpq URL; overrides the COLONIES_DB_* settings.",
-)
-@click.option("--db-host", envvar="COLONIES_DB_HOST", default="localhost")
-@click.option("--db-port", envvar="COLONIES_DB_PORT", default=5432, type=int)
-@click.option("--db-user", envvar="COLONIES_DB_USER", default="postgres")
-@click.option("--db-password", envvar="COLONIES_DB_PASSWORD", default="")
-@click.option("--db-name", envvar="COLONIES_DB_NAME", default="postgres")
-@click.option(
-    "--max-body-bytes",
-    default=DEFAULT_MAX_BODY_BYTES,
-    type=int,
-    envvar="COLONIES_MAX_BODY_BYTES",
-    help="Larger requests get a 413.",
-)
-@click.option("--node-name", envvar="COLONIES_NODE_NAME", default="colonies-ha")
-def server(
-    host: str,
-    port: int,
-    server_id: str,
-    database_url: str | None,
-    db_host: str,
-    db_port: int,
-    db_user: str,
-    db_password: str,
-    db_name: str,
-    max_body_bytes: int,
-    node_name: str,
-) -> None:
-    """Run one replica (the schema is migrated at start)."""
+def split_peers(peers: str) -> list[str]:
+    return [p.strip() for p in peers.split(",") if p.strip()]
+
+
+def run_server(config: ServerConfig) -> None:
+    """Run until SIGTERM/SIGINT; a configuration problem is one line and exit code 2."""
+    try:
+        check_config(config)
+    except ConfigError as error:
+        raise click.UsageError(str(error)) from error
+    asyncio.run(run_until_signalled(config))
+
+
+def replica_options(command: click.Command) -> click.Command:
+    """The options `server` and `join` share."""
+    options = [
+        click.option(
+            "--host", default="0.0.0.0", envvar="COLONIES_SERVER_HOST", help="Address to listen on."
+        ),
+        click.option("--port", default=DEFAULT_PORT, type=int, envvar="COLONIES_SERVER_PORT"),
+        click.option(
+            "--server-id",
+            envvar="COLONIES_SERVER_ID",
+            required=True,
+            help="Id of the server owner's key (colonies-ha keys id).",
+        ),
+        click.option(
+            "--database-url",
+            envvar="COLONIES_DATABASE_URL",
+            default=None,
+            help="libpq URL; overrides the COLONIES_DB_* settings.",
+        ),
+        click.option("--db-host", envvar="COLONIES_DB_HOST", default="localhost"),
+        click.option("--db-port", envvar="COLONIES_DB_PORT", default=5432, type=int),
+        click.option("--db-user", envvar="COLONIES_DB_USER", default="postgres"),
+        click.option("--db-password", envvar="COLONIES_DB_PASSWORD", default=""),
+        click.option("--db-name", envvar="COLONIES_DB_NAME", default="postgres"),
+        click.option(
+            "--max-body-bytes",
+            default=DEFAULT_MAX_BODY_BYTES,
+            type=int,
+            envvar="COLONIES_MAX_BODY_BYTES",
+            help="Larger requests get a 413.",
+        ),
+        click.option("--node-name", envvar="COLONIES_NODE_NAME", default="colonies-ha"),
+        click.option(
+            "--raft-self",
+            envvar="COLONIES_RAFT_SELF",
+            default="",
+            help="host:port of this replica's Raft endpoint; empty runs it alone.",
+        ),
+        click.option(
+            "--peers",
+            envvar="COLONIES_RAFT_PEERS",
+            default="",
+            help="Comma-separated host:port Raft endpoints of the other replicas.",
+        ),
+        click.option(
+            "--cluster-secret",
+            envvar="COLONIES_CLUSTER_SECRET",
+            default="",
+            help="Shared secret encrypting Raft traffic; required with --raft-self.",
+        ),
+        click.option(
+            "--raft-data-dir",
+            envvar="COLONIES_RAFT_DATA_DIR",
+            default="",
+            help="Keep the Raft journal here (needed with dynamic membership).",
+        ),
+        click.option(
+            "--advertise-url",
+            envvar="COLONIES_ADVERTISE_URL",
+            default="",
+            help="API URL other replicas forward to (default: Raft host + port).",
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def config_from_options(options: dict[str, object]) -> ServerConfig:
+    server_id = str(options["server_id"])
     if not is_hex64(server_id):
         raise click.BadParameter("must be 64 lower-case hex characters", param_hint="--server-id")
-    url = database_url or database_url_from_parts(db_host, db_port, db_user, db_password, db_name)
-    config = ServerConfig(
-        database_url=url,
-        server_id=server_id,
-        host=host,
-        port=port,
-        max_body_bytes=max_body_bytes,
-        node_name=node_name,
+    url = options["database_url"] or database_url_from_parts(
+        str(options["db_host"]),
+        int(options["db_port"]),  # type: ignore[call-overload]
+        str(options["db_user"]),
+        str(options["db_password"]),
+        str(options["db_name"]),
     )
-    asyncio.run(run_until_signalled(config))
+    return ServerConfig(
+        database_url=str(url),
+        server_id=server_id,
+        host=str(options["host"]),
+        port=int(options["port"]),  # type: ignore[call-overload]
+        max_body_bytes=int(options["max_body_bytes"]),  # type: ignore[call-overload]
+        node_name=str(options["node_name"]),
+        raft_self=str(options["raft_self"]),
+        raft_peers=split_peers(str(options["peers"])),
+        cluster_secret=str(options["cluster_secret"]),
+        raft_data_dir=str(options["raft_data_dir"]),
+        advertise_url=str(options["advertise_url"]),
+    )
+
+
+@click.command()
+@replica_options
+def server(**options: object) -> None:
+    """Run one replica (the schema is migrated at start)."""
+    run_server(config_from_options(options))

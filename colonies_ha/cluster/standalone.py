@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from colonies_ha.store.db import Database
 
@@ -31,6 +32,20 @@ class StandaloneLeadership:
 
     def leader_api_url(self) -> str | None:
         return None
+
+    async def wait_for_leader_url(self, within: float) -> str | None:
+        return None
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "self": self._node_name,
+            "leader": self._node_name if self._epoch else None,
+            "term": 0,
+            "epoch": self._epoch,
+            "state": "standalone",
+            "members": [self._node_name],
+            "urls": {},
+        }
 
     def lost(self, epoch: int) -> None:
         if self._epoch == epoch:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from colonies_ha.cluster.events import EventHub
 from colonies_ha.store.db import Database
@@ -21,6 +21,12 @@ class Leadership(Protocol):
 
     def lost(self, epoch: int) -> None:
         """A fenced transaction found `epoch` superseded: stop acting as leader."""
+
+    async def wait_for_leader_url(self, within: float) -> str | None:
+        """The leader's API URL once one is known (None if we lead or none appears)."""
+
+    def status(self) -> dict[str, Any]:
+        """Members, leader, term and epoch, for cluster status and getclustermsg."""
 
 
 @dataclass(slots=True)

@@ -108,11 +108,13 @@ class Database:
                 raise NotLeader("this replica's leadership was superseded (fencing epoch moved)")
             yield conn
 
-    async def bump_epoch(self, nodeid: str, term: int) -> int:
+    async def bump_epoch(self, nodeid: str, term: int, api_url: str = "") -> int:
         """Claim leadership in the database; waits for the old leader's transactions."""
         async with self.transaction() as conn:
             await conn.execute(Q["fence_lock_exclusive"])
-            cur = await conn.execute(Q["bump_epoch"], {"nodeid": nodeid, "term": term})
+            cur = await conn.execute(
+                Q["bump_epoch"], {"nodeid": nodeid, "term": term, "api_url": api_url}
+            )
             row = await cur.fetchone()
             assert row is not None
             return int(row["epoch"])

@@ -13,12 +13,23 @@ SELECT epoch FROM leader WHERE id = 1;
 SELECT pg_advisory_xact_lock(7411001);
 
 -- name: bump_epoch
-UPDATE leader SET epoch = epoch + 1, term = %(term)s, nodeid = %(nodeid)s, since = now()
+UPDATE leader SET epoch = epoch + 1, term = %(term)s, nodeid = %(nodeid)s,
+                  api_url = %(api_url)s, since = now()
 WHERE id = 1
 RETURNING epoch;
 
 -- name: get_leader
-SELECT epoch, term, nodeid, since FROM leader WHERE id = 1;
+SELECT epoch, term, nodeid, api_url, since FROM leader WHERE id = 1;
+
+-- name: announce_replica
+INSERT INTO replicas (raft_address, node_name, api_url)
+VALUES (%(raft_address)s, %(node_name)s, %(api_url)s)
+ON CONFLICT (raft_address) DO UPDATE
+SET node_name = excluded.node_name, api_url = excluded.api_url, last_seen = now();
+
+-- name: get_replicas
+SELECT raft_address, node_name, api_url, started, last_seen FROM replicas
+ORDER BY raft_address;
 
 -- name: notify
 SELECT pg_notify('colonies_ha', %(payload)s);

@@ -1,0 +1,58 @@
+"""Dynamic membership: ask a running member, over the encrypted Raft port, to add us."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from pysyncobj.utility import TcpUtility, UtilityException
+
+log = logging.getLogger(__name__)
+
+PARTNER_PREFIX = "partner_node_status_server_"
+
+
+class JoinError(RuntimeError):
+    pass
+
+
+def cluster_members(peer: str, secret: str, *, timeout: float = 5.0) -> list[str]:
+    """Raft addresses of every member, as `peer` knows them."""
+    try:
+        status = TcpUtility(secret or None, timeout=timeout).executeCommand(peer, ["status"])
+    except UtilityException as exc:
+        raise JoinError(f"cannot read the cluster from {peer}: {exc}") from exc
+    if not isinstance(status, dict):
+        raise JoinError(f"{peer} did not answer with its status (wrong cluster secret?)")
+    partners = [key[len(PARTNER_PREFIX) :] for key in status if key.startswith(PARTNER_PREFIX)]
+    return sorted(
+        {
+            str(status["self"].address if hasattr(status["self"], "address") else status["self"]),
+            *partners,
+        }
+    )
+
+
+def join_cluster(
+    peers: list[str], self_address: str, secret: str, *, within: float = 60.0
+) -> list[str]:
+    """Add `self_address` through any reachable peer; returns the members to start with.
+
+    Raft changes membership one node at a time, so a member answers with an error while
+    another change is in flight: retry until `within` seconds have passed.
+    """
+    deadline = time.monotonic() + within
+    problems: list[str] = []
+    while time.monotonic() < deadline:
+        for peer in peers:
+            try:
+                members = cluster_members(peer, secret)
+                if self_address in members:
+                    return [m for m in members if m != self_address]
+                TcpUtility(secret or None, timeout=5.0).executeCommand(peer, ["add", self_address])
+                log.info("asked %s to add %s to the cluster", peer, self_address)
+            except (JoinError, UtilityException) as exc:
+                problems.append(f"{peer}: {exc}")
+                log.info("join attempt through %s failed: %s", peer, exc)
+        time.sleep(0.5)
+    raise JoinError(f"could not join through {', '.join(peers)}: {problems[-3:]}")
