@@ -9,7 +9,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from tests.cluster.harness import Cluster
+from colonies_ha.chaos.local_cluster import Cluster
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""Real replica processes on loopback for cluster tests: start, kill -9, pause, resume."""
+"""Real replica processes on loopback: start, kill -9, pause, resume. Used by the cluster
+tests and the chaos checker."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ import aiohttp
 from colonies_ha.client import ColoniesClient
 from colonies_ha.protocol.crypto import generate_private_key, id_of_private_key
 
-SECRET = "test-cluster-secret"
+SECRET = "local-cluster-secret"
 
 
 def free_port() -> int:

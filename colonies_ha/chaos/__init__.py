@@ -1,0 +1,1 @@
+"""Fault injection: local clusters of real replica processes and the chaos checker."""

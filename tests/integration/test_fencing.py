@@ -1,0 +1,82 @@
+"""The fencing epoch: once a new leader bumps it, no old leader's transaction commits."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+
+from colonies_ha.domain.errors import NotLeader
+from colonies_ha.store.db import Database
+
+
+@pytest.fixture
+async def two_handles(database_url: str) -> AsyncIterator[tuple[Database, Database]]:
+    """Two pools on one database, as two replicas have."""
+    old, new = Database(database_url), Database(database_url)
+    await old.open()
+    await new.open()
+    yield old, new
+    await old.close()
+    await new.close()
+
+
+async def test_superseded_epoch_is_refused(two_handles: tuple[Database, Database]) -> None:
+    old, new = two_handles
+    old_epoch = await old.bump_epoch("old", term=1)
+    async with old.fenced_transaction(old_epoch) as conn:
+        await conn.execute("SELECT 1")
+    new_epoch = await new.bump_epoch("new", term=2)
+    assert new_epoch == old_epoch + 1
+    with pytest.raises(NotLeader, match="superseded"):
+        async with old.fenced_transaction(old_epoch):
+            pass
+    async with new.fenced_transaction(new_epoch) as conn:
+        await conn.execute("SELECT 1")
+
+
+async def test_bump_waits_for_the_old_leaders_open_transaction(
+    two_handles: tuple[Database, Database],
+) -> None:
+    old, new = two_handles
+    old_epoch = await old.bump_epoch("old", term=1)
+    in_transaction, may_commit = asyncio.Event(), asyncio.Event()
+
+    async def old_leader_work() -> None:
+        async with old.fenced_transaction(old_epoch) as conn:
+            in_transaction.set()
+            await may_commit.wait()
+            await conn.execute("UPDATE leader SET nodeid = nodeid")  # a leader-only write
+
+    work = asyncio.create_task(old_leader_work())
+    await in_transaction.wait()
+    bump = asyncio.create_task(new.bump_epoch("new", term=2))
+    await wait_for_blocked_advisory_lock(new)
+    assert not bump.done(), "the epoch moved while an old leader's transaction was open"
+    may_commit.set()
+    await work
+    assert await bump == old_epoch + 1
+    leader = await new.leader_row()
+    assert leader["nodeid"] == "new"
+
+
+async def wait_for_blocked_advisory_lock(db: Database) -> None:
+    """Await the moment a session queues for the fencing lock (an ungranted advisory lock)."""
+    async with asyncio.timeout(10):
+        while True:
+            async with db.connection() as conn:
+                cur = await conn.execute(
+                    "SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' "
+                    "AND NOT granted")
+                row = await cur.fetchone()
+            if row and row["n"]:
+                return
+            await asyncio.sleep(0.01)
+
+
+async def test_none_epoch_is_not_a_leader(two_handles: tuple[Database, Database]) -> None:
+    old, _ = two_handles
+    with pytest.raises(NotLeader):
+        async with old.fenced_transaction(None):
+            pass
