@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import aiohttp
 
+from colonies_ha.chaos.local_cluster import Cluster
 from colonies_ha.client import ColoniesClient, function_spec
 from colonies_ha.protocol.crypto import generate_private_key, id_of_private_key
-from colonies_ha.chaos.local_cluster import Cluster
 
 
 async def make_colony(cluster: Cluster, http: aiohttp.ClientSession,
