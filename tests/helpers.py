@@ -93,3 +93,21 @@ async def start_server(database_url: str, **overrides: Any) -> ServerEnv:
     replica = Replica(config)
     await replica.start()
     return ServerEnv(replica, server_prvkey)
+
+
+async def start_another_replica(server: ServerEnv) -> ServerEnv:
+    """A second standalone replica on the same database and server key.
+
+    Its StandaloneLeadership bumps the fencing epoch, so from then on it leads and the
+    first replica answers leader-only requests with 503.
+    """
+    config = ServerConfig(
+        database_url=server.replica.config.database_url,
+        server_id=server.replica.config.server_id,
+        host="127.0.0.1",
+        port=0,
+        node_name=f"{server.replica.config.node_name}-2",
+    )
+    replica = Replica(config)
+    await replica.start()
+    return ServerEnv(replica, server.server_prvkey)

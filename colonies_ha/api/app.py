@@ -17,6 +17,7 @@ from colonies_ha.api import (  # noqa: F401
 )
 from colonies_ha.api.dispatch import ROUTES, Route
 from colonies_ha.api.forward import FORWARDED_HEADER, Forwarder
+from colonies_ha.api.pubsub import add_pubsub
 from colonies_ha.domain.errors import BadRequest, ColoniesError, NotLeader, PayloadTooLarge
 from colonies_ha.protocol.envelope import (
     SignedRequest,
@@ -127,4 +128,5 @@ def build_app(ctx: Context, *, max_body_bytes: int) -> web.Application:
     app.router.add_post("/api", handle_api)
     app.router.add_get("/health", handle_health)
     app.router.add_get("/ready", handle_ready)
+    add_pubsub(app, ctx)
     return app

@@ -36,8 +36,9 @@ async def get_cluster(ctx: Context, req: Req) -> Any:
     nodes = []
     for member in status["members"]:
         row = replicas.get(member)
-        nodes.append(_node(row["node_name"] if row else member, member,
-                           row["api_url"] if row else ""))
+        nodes.append(
+            _node(row["node_name"] if row else member, member, row["api_url"] if row else "")
+        )
     leader = next((n for n in nodes if n["raftaddress"] == status["leader"]), None)
     return {
         "nodes": nodes,

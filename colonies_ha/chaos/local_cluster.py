@@ -34,6 +34,7 @@ class ReplicaProcess:
     raft_port: int
     log_path: Path
     process: subprocess.Popen[bytes] | None = None
+    paused: bool = False
 
     @property
     def url(self) -> str:
@@ -46,6 +47,11 @@ class ReplicaProcess:
     @property
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
+
+    @property
+    def responsive(self) -> bool:
+        """Running and not frozen by SIGSTOP: worth sending a request to."""
+        return self.alive and not self.paused
 
 
 @dataclass
@@ -66,19 +72,47 @@ class Cluster:
 
     def command(self, replica: ReplicaProcess, verb: str = "server") -> list[str]:
         peers = ",".join(r.raft_address for r in self.replicas if r is not replica)
-        return [sys.executable, "-m", "colonies_ha", "--log-level", "INFO", verb,
-                "--host", "127.0.0.1", "--port", str(replica.api_port),
-                "--server-id", id_of_private_key(self.server_prvkey),
-                "--database-url", self.database_url, "--node-name", replica.name,
-                "--raft-self", replica.raft_address, "--peers", peers]
+        return [
+            sys.executable,
+            "-m",
+            "colonies_ha",
+            "--log-level",
+            "INFO",
+            verb,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(replica.api_port),
+            "--server-id",
+            id_of_private_key(self.server_prvkey),
+            "--database-url",
+            self.database_url,
+            "--node-name",
+            replica.name,
+            "--raft-self",
+            replica.raft_address,
+            "--peers",
+            peers,
+        ]
 
-    def start(self, replica: ReplicaProcess, *, verb: str = "server",
-              extra: list[str] | None = None, secret: str | None = None) -> None:
+    def start(
+        self,
+        replica: ReplicaProcess,
+        *,
+        verb: str = "server",
+        extra: list[str] | None = None,
+        secret: str | None = None,
+    ) -> None:
         env = dict(os.environ, COLONIES_CLUSTER_SECRET=self.secret if secret is None else secret)
         log = replica.log_path.open("ab")
+        replica.paused = False
         replica.process = subprocess.Popen(
-            [*self.command(replica, verb), *(extra or [])], env=env, stdout=log,
-            stderr=subprocess.STDOUT, start_new_session=True)
+            [*self.command(replica, verb), *(extra or [])],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
     def start_all(self) -> None:
         for replica in self.replicas:
@@ -92,10 +126,12 @@ class Cluster:
     def pause(self, replica: ReplicaProcess) -> None:
         assert replica.process is not None
         replica.process.send_signal(signal.SIGSTOP)
+        replica.paused = True
 
     def resume(self, replica: ReplicaProcess) -> None:
         assert replica.process is not None
         replica.process.send_signal(signal.SIGCONT)
+        replica.paused = False
 
     def stop_all(self) -> None:
         for replica in self.replicas:
@@ -111,27 +147,35 @@ class Cluster:
                     replica.process.wait()
 
     def logs(self) -> str:
-        return "\n".join(f"--- {r.name}\n{r.log_path.read_text()[-3000:]}"
-                         for r in self.replicas if r.log_path.exists())
+        return "\n".join(
+            f"--- {r.name}\n{r.log_path.read_text()[-3000:]}"
+            for r in self.replicas
+            if r.log_path.exists()
+        )
 
     def owner(self, replica: ReplicaProcess, session: aiohttp.ClientSession) -> ColoniesClient:
         return ColoniesClient(replica.url, self.server_prvkey, session=session)
 
-    async def leaders(self, session: aiohttp.ClientSession) -> dict[str, str | None]:
-        """Each live replica's view of the leader's Raft address (None if unknown)."""
-        views: dict[str, str | None] = {}
-        for replica in self.replicas:
-            if not replica.alive:
-                continue
-            try:
-                cluster = await self.owner(replica, session).get_cluster()
-                views[replica.name] = cluster["leader"].get("raftaddress") or None
-            except Exception:
-                views[replica.name] = None
-        return views
+    async def leaders(
+        self, session: aiohttp.ClientSession, probe_timeout: float = 2.0
+    ) -> dict[str, str | None]:
+        """Each responsive replica's view of the leader's Raft address (None if unknown)."""
 
-    async def wait_for_agreed_leader(self, session: aiohttp.ClientSession,
-                                     within: float = 30.0) -> ReplicaProcess:
+        async def view(replica: ReplicaProcess) -> str | None:
+            try:
+                async with asyncio.timeout(probe_timeout):
+                    cluster = await self.owner(replica, session).get_cluster()
+            except Exception:
+                return None
+            return cluster["leader"].get("raftaddress") or None
+
+        responsive = [r for r in self.replicas if r.responsive]
+        found = await asyncio.gather(*(view(r) for r in responsive))
+        return {r.name: address for r, address in zip(responsive, found, strict=True)}
+
+    async def wait_for_agreed_leader(
+        self, session: aiohttp.ClientSession, within: float = 30.0
+    ) -> ReplicaProcess:
         """Await a moment when every live replica names the same live leader."""
         deadline = time.monotonic() + within
         while True:
@@ -140,7 +184,11 @@ class Cluster:
             if len(named) == 1 and None not in named:
                 (address,) = named
                 leader = next((r for r in self.replicas if r.raft_address == address), None)
-                if leader is not None and leader.alive and await self._is_serving(leader, session):
+                if (
+                    leader is not None
+                    and leader.responsive
+                    and await self._is_serving(leader, session)
+                ):
                     return leader
             if time.monotonic() > deadline:
                 raise AssertionError(f"no agreed leader: {views}\n{self.logs()}")
@@ -148,7 +196,7 @@ class Cluster:
 
     async def _is_serving(self, replica: ReplicaProcess, session: aiohttp.ClientSession) -> bool:
         try:
-            async with session.get(f"{replica.url}/ready") as response:
+            async with asyncio.timeout(2.0), session.get(f"{replica.url}/ready") as response:
                 return response.status == 200
-        except aiohttp.ClientError:
+        except (aiohttp.ClientError, TimeoutError):
             return False

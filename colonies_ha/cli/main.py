@@ -7,9 +7,20 @@ import logging
 import click
 
 from colonies_ha import __version__
+from colonies_ha.cli.chaos import chaos
+from colonies_ha.cli.cluster import cluster
+from colonies_ha.cli.colony import colony
+from colonies_ha.cli.cron import cron
 from colonies_ha.cli.dev import dev
+from colonies_ha.cli.executor import executor
+from colonies_ha.cli.function import function
+from colonies_ha.cli.generator import generator
 from colonies_ha.cli.join import join
+from colonies_ha.cli.keys import keys
+from colonies_ha.cli.process import process
 from colonies_ha.cli.server import server
+from colonies_ha.cli.server_stats import server_group
+from colonies_ha.cli.workflow import workflow
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
@@ -30,3 +41,14 @@ def cli(log_level: str) -> None:
 cli.add_command(server)
 cli.add_command(dev)
 cli.add_command(join)
+cli.add_command(chaos)
+cli.add_command(server_group(server))  # `server` still runs a replica; adds `server stats`
+cli.add_command(keys)
+cli.add_command(colony)
+cli.add_command(executor)
+cli.add_command(function)
+cli.add_command(process)
+cli.add_command(workflow)
+cli.add_command(generator)
+cli.add_command(cron)
+cli.add_command(cluster)

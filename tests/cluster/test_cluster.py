@@ -9,8 +9,9 @@ from colonies_ha.client import ColoniesClient, function_spec
 from colonies_ha.protocol.crypto import generate_private_key, id_of_private_key
 
 
-async def make_colony(cluster: Cluster, http: aiohttp.ClientSession,
-                      executors: int = 1) -> tuple[str, str, list[str]]:
+async def make_colony(
+    cluster: Cluster, http: aiohttp.ClientSession, executors: int = 1
+) -> tuple[str, str, list[str]]:
     """A colony with approved executors, created through the first replica."""
     first = cluster.replicas[0]
     colony_prvkey = generate_private_key()
@@ -38,9 +39,13 @@ async def test_every_replica_serves_the_lifecycle_and_agrees_on_the_leader(
         assert assigned["processid"] == submitted["processid"]
         await client.close(assigned["processid"], [replica.name])
         assert (await client.get_process(assigned["processid"]))["out"] == [replica.name]
-        graph = await client.submit_workflow(colonyid, [
-            function_spec(colonyid, "worker", "a", nodename="a"),
-            function_spec(colonyid, "worker", "b", nodename="b", dependencies=["a"])])
+        graph = await client.submit_workflow(
+            colonyid,
+            [
+                function_spec(colonyid, "worker", "a", nodename="a"),
+                function_spec(colonyid, "worker", "b", nodename="b", dependencies=["a"]),
+            ],
+        )
         for _ in range(2):
             process = await client.assign(colonyid, 10)
             await client.close(process["processid"], [1])
@@ -49,5 +54,6 @@ async def test_every_replica_serves_the_lifecycle_and_agrees_on_the_leader(
     assert set(views.values()) == {leader.raft_address}
     info = await cluster.owner(cluster.replicas[1], http).get_cluster()
     assert sorted(n["raftaddress"] for n in info["nodes"]) == sorted(
-        r.raft_address for r in cluster.replicas)
+        r.raft_address for r in cluster.replicas
+    )
     assert info["epoch"] >= 1 and info["term"] >= 1

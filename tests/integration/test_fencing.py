@@ -67,8 +67,8 @@ async def wait_for_blocked_advisory_lock(db: Database) -> None:
         while True:
             async with db.connection() as conn:
                 cur = await conn.execute(
-                    "SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' "
-                    "AND NOT granted")
+                    "SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+                )
                 row = await cur.fetchone()
             if row and row["n"]:
                 return

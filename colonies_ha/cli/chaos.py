@@ -1,0 +1,94 @@
+"""`colonies-ha chaos`: kill and freeze replicas under load, then check nothing went wrong."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import click
+from rich.console import Console
+
+from colonies_ha.chaos.report import render
+from colonies_ha.chaos.runner import run_chaos
+from colonies_ha.chaos.workload import ChaosConfig
+
+
+@click.command(context_settings={"show_default": True})
+@click.option("--replicas", default=3, type=click.IntRange(3, 9), help="Replica processes.")
+@click.option("--duration", default=60.0, type=click.FloatRange(5), help="Seconds of load.")
+@click.option(
+    "--fault-interval",
+    default=8.0,
+    type=click.FloatRange(4),
+    help="Mean seconds between faults (each SIGKILL or SIGSTOP, leader included).",
+)
+@click.option("--seed", default=1, type=int, help="Fixes the fault schedule and the dice.")
+@click.option("--executors", default=6, type=click.IntRange(1), help="Concurrent executors.")
+@click.option("--submitters", default=2, type=click.IntRange(1), help="Concurrent submitters.")
+@click.option("--submit-rate", default=8.0, type=click.FloatRange(0.1), help="Submits per second.")
+@click.option(
+    "--history",
+    "history_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("chaos-history.jsonl"),
+    help="Where every operation is written, one JSON object a line.",
+)
+@click.option(
+    "--database-url",
+    default=None,
+    envvar="COLONIES_DATABASE_URL",
+    help="An empty database to use; by default a throwaway PostgreSQL is started in /var/tmp.",
+)
+@click.option(
+    "--workdir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Keep the replica logs (and PostgreSQL) here; by default a /var/tmp dir, removed "
+    "after a passing run.",
+)
+@click.option(
+    "--settle-timeout",
+    default=60.0,
+    type=click.FloatRange(5),
+    help="After the load: how long the executors may take to finish every process.",
+)
+@click.option(
+    "--max-gap",
+    default=30.0,
+    type=click.FloatRange(1),
+    help="A fault followed by no successful assign for this long is a violation.",
+)
+def chaos(
+    replicas: int,
+    duration: float,
+    fault_interval: float,
+    seed: int,
+    executors: int,
+    submitters: int,
+    submit_rate: float,
+    history_path: Path,
+    database_url: str | None,
+    workdir: Path | None,
+    settle_timeout: float,
+    max_gap: float,
+) -> None:
+    """Run replicas on loopback under load and faults; exit 1 on any invariant violation."""
+    config = ChaosConfig(
+        replicas=replicas,
+        duration=duration,
+        fault_interval=fault_interval,
+        seed=seed,
+        executors=executors,
+        submitters=submitters,
+        submit_rate=submit_rate,
+        history_path=history_path,
+        database_url=database_url,
+        workdir=workdir.absolute() if workdir else None,
+        settle_timeout=settle_timeout,
+        max_gap=max_gap,
+    )
+    console = Console(stderr=False)
+    result = asyncio.run(run_chaos(config, console))
+    render(result, console)
+    if not result.ok:
+        raise SystemExit(1)

@@ -1,0 +1,41 @@
+"""The shared helpers: relative times, spec completion, workflow files."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from colonies_ha.cli.common import CliError, complete_spec, relative, workflow_specs
+
+NOW = datetime(2024, 1, 1, 12, 0, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        ("2024-01-01T11:59:48.123456789Z", "11 s ago"),
+        ("2024-01-01T11:57:00Z", "3 min ago"),
+        ("2023-12-31T09:00:00Z", "1 d ago"),
+        ("2024-01-01T14:00:00Z", "in 2 h"),
+        ("0001-01-01T00:00:00Z", "-"),
+        ("", "-"),
+    ],
+)
+def test_relative(value: str, shown: str) -> None:
+    assert relative(value, NOW) == shown
+
+
+def test_complete_spec_fills_colony_and_nodename() -> None:
+    spec = complete_spec({"funcname": "f", "conditions": {"colonyid": ""}}, "c1")
+    assert spec["conditions"]["colonyid"] == "c1" and spec["nodename"] == "f"
+    kept = complete_spec({"funcname": "f", "conditions": {"colonyid": "c2"}}, "c1")
+    assert kept["conditions"]["colonyid"] == "c2"
+
+
+def test_workflow_specs_accepts_list_or_object() -> None:
+    specs = [{"funcname": "f"}]
+    assert workflow_specs(specs, "c1")[0] == "c1"
+    assert workflow_specs({"colonyid": "c2", "functionspecs": specs}, "c1")[0] == "c2"
+    with pytest.raises(CliError):
+        workflow_specs([], "c1")

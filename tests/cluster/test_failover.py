@@ -1,0 +1,194 @@
+"""Replicas die or freeze; work is neither lost nor handed out twice."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import random
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import aiohttp
+
+from colonies_ha.chaos.local_cluster import Cluster, ReplicaProcess
+from colonies_ha.client import ColoniesClient, function_spec
+from colonies_ha.domain.errors import ColoniesError
+from tests.cluster.test_cluster import make_colony
+
+
+def alive(cluster: Cluster) -> list[ReplicaProcess]:
+    return [r for r in cluster.replicas if r.responsive]
+
+
+@dataclass
+class Drain:
+    """What the executors of a test share: their tally, and when a quarter of it is done."""
+
+    target: int
+    received: Counter[str] = field(default_factory=Counter)
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+    quarter_done: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+async def drain(
+    cluster: Cluster, http: aiohttp.ClientSession, key: str, colonyid: str, shared: Drain
+) -> None:
+    """An executor hopping between live replicas: assign, close, repeat until told to stop."""
+    received = shared.received
+    while not shared.stop.is_set():
+        replica = random.choice(alive(cluster))
+        client = ColoniesClient(replica.url, key, session=http)
+        try:
+            process = await client.assign(colonyid, 1)
+        except ColoniesError:
+            continue  # 404 (nothing yet), or the replica just died: try another
+        received[process["processid"]] += 1
+        if sum(received.values()) >= shared.target // 4:
+            shared.quarter_done.set()
+        try:
+            await client.close(process["processid"], ["ok"])
+        except ColoniesError:
+            continue  # the close is retried by the deadline: maxexectime requeues it
+
+
+async def wait_all_successful(
+    client: ColoniesClient, colonyid: str, total: int, within: float = 60.0
+) -> None:
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            stats = await client.colony_stats(colonyid)
+            if stats["successfulprocesses"] == total:
+                return
+        except ColoniesError:
+            pass
+        assert time.monotonic() < deadline, f"not all successful: {stats}"
+        await asyncio.sleep(0.2)
+
+
+async def test_kill_the_leader_under_load(cluster: Cluster, http: aiohttp.ClientSession) -> None:
+    leader = await cluster.wait_for_agreed_leader(http)
+    colony_key, colonyid, keys = await make_colony(cluster, http, executors=4)
+    follower = next(r for r in cluster.replicas if r is not leader)
+    submitter = ColoniesClient(follower.url, keys[0], session=http)
+    total = 200
+    # maxexectime: an assign the dying leader committed but never delivered comes back.
+    spec = function_spec(colonyid, "worker", maxexectime=3, maxretries=-1)
+    for _ in range(total // 2):
+        await submitter.submit(spec)
+    shared = Drain(total)
+    received = shared.received
+    workers = [asyncio.create_task(drain(cluster, http, k, colonyid, shared)) for k in keys]
+    await shared.quarter_done.wait()
+    cluster.kill(leader)
+    for _ in range(total // 2):  # submissions keep coming through the survivors
+        await ColoniesClient(follower.url, keys[0], session=http).submit(spec)
+    new_leader = await cluster.wait_for_agreed_leader(http)
+    assert new_leader is not leader
+    owner = ColoniesClient(follower.url, colony_key, session=http)
+    await wait_all_successful(owner, colonyid, total)
+    shared.stop.set()
+    await asyncio.gather(*workers)
+    processes = []
+    for state in (0, 1, 3):
+        processes += await owner.get_processes(colonyid, state)
+    assert processes == [], "every process must end successful"
+    # A process is received twice only if its first delivery was lost with the dead leader
+    # and the deadline handed it out again: never more than once without such a retry.
+    reader = ColoniesClient(follower.url, keys[0], session=http)
+    for processid, count in received.items():
+        if count > 1:
+            done = await reader.get_process(processid)
+            assert done["retries"] >= count - 1, (processid, count, done)
+
+
+async def test_paused_leader_is_fenced_after_it_resumes(
+    cluster: Cluster, http: aiohttp.ClientSession
+) -> None:
+    old = await cluster.wait_for_agreed_leader(http)
+    _, colonyid, (key,) = await make_colony(cluster, http)
+    cluster.pause(old)
+    try:
+        new = await cluster.wait_for_agreed_leader(http)
+        assert new is not old
+        follower = next(r for r in cluster.replicas if r not in (old, new))
+        submitted = await ColoniesClient(follower.url, key, session=http).submit(
+            function_spec(colonyid, "worker")
+        )
+    finally:
+        cluster.resume(old)
+    # The resumed replica no longer acts as leader: it forwards, and the epoch is not its.
+    old_client = ColoniesClient(old.url, key, session=http)
+    assigned = await old_client.assign(colonyid, 10)
+    assert assigned["processid"] == submitted["processid"]
+    owner = cluster.owner(old, http)
+    deadline = time.monotonic() + 10
+    while True:
+        info = await owner.get_cluster()
+        if info["leader"].get("raftaddress") == new.raft_address and info["state"] != "leader":
+            break
+        assert time.monotonic() < deadline, info
+        await asyncio.sleep(0.1)
+    leader_row = await cluster_leader_row(cluster, http)
+    assert leader_row == new.raft_address
+    log = old.log_path.read_text()
+    assert "Traceback" not in log
+
+
+async def cluster_leader_row(cluster: Cluster, http: aiohttp.ClientSession) -> str:
+    info = await cluster.owner(cluster.replicas[0], http).get_cluster()
+    return str(info["leader"]["raftaddress"])
+
+
+async def test_crons_and_generators_fire_once_across_leader_kills(
+    cluster: Cluster, http: aiohttp.ClientSession
+) -> None:
+    await cluster.wait_for_agreed_leader(http)
+    _, colonyid, (key,) = await make_colony(cluster, http)
+    first = ColoniesClient(cluster.replicas[0].url, key, session=http)
+    workflow = json.dumps(
+        {
+            "colonyid": colonyid,
+            "functionspecs": [function_spec(colonyid, "worker", "tick", nodename="tick")],
+        }
+    )
+    await first.add_cron(colonyid, "tick", workflow, interval=1)
+    generator = await first.add_generator(colonyid, "gen", workflow, trigger=2)
+    packed: list[str] = []
+    for round_ in range(3):
+        leader = await cluster.wait_for_agreed_leader(http)
+        for i in range(10):
+            arg = f"{round_}-{i}"
+            client = ColoniesClient(random.choice(alive(cluster)).url, key, session=http)
+            await client.pack_generator(generator["generatorid"], arg)
+            packed.append(arg)
+        cluster.kill(leader)
+        await cluster.wait_for_agreed_leader(http)
+        cluster.start(leader)  # back as a follower
+    await cluster.wait_for_agreed_leader(http)
+    survivor = ColoniesClient(alive(cluster)[0].url, key, session=http)
+    deadline = time.monotonic() + 30
+    while True:
+        graphs = []
+        for state in range(4):
+            graphs += await survivor.get_processgraphs(colonyid, state)
+        roots = [await survivor.get_process(g["rootprocessids"][0]) for g in graphs]
+        args = [a for r in roots if r["spec"]["funcname"] == "tick" for a in r["spec"]["args"]]
+        cron_runs = sorted(
+            g["submissiontime"] for g, r in zip(graphs, roots, strict=True) if not r["spec"]["args"]
+        )
+        if len(args) >= len(packed) and len(cron_runs) >= 5:
+            break
+        assert time.monotonic() < deadline, (len(args), len(packed), cron_runs)
+        await asyncio.sleep(0.3)
+    assert Counter(args) == Counter(packed), "each packed arg is used exactly once"
+    times = [time_of(t) for t in cron_runs]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
+    assert min(gaps) >= 0.8, f"a cron slot fired twice: {gaps}"
+
+
+def time_of(rfc3339: str) -> float:
+    return datetime.fromisoformat(rfc3339.replace("Z", "+00:00")).timestamp()
