@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from dataclasses import replace
 from typing import Any
 
 from aiohttp import web
@@ -16,7 +18,7 @@ from colonies_ha.api import (  # noqa: F401
     handlers_workflows,
 )
 from colonies_ha.api.dispatch import ROUTES, Route
-from colonies_ha.api.forward import FORWARDED_HEADER, Forwarder
+from colonies_ha.api.forward import Forwarder, relay_of
 from colonies_ha.api.pubsub import add_pubsub
 from colonies_ha.domain.errors import BadRequest, ColoniesError, NotLeader, PayloadTooLarge
 from colonies_ha.protocol.envelope import (
@@ -79,19 +81,20 @@ async def _serve_leader_only(
 ) -> web.Response:
     """Serve here while leading; otherwise (or once the fence says we lost) forward."""
     ctx = request.app[CONTEXT]
-    forwarded = FORWARDED_HEADER in request.headers
+    relay = relay_of(request.headers)
+    if relay is not None:
+        # Relayed by a follower: serve it under the epoch it saw, or say we do not lead; the
+        # follower retries elsewhere.  Never relay it a second time.
+        if ctx.leadership.epoch is None:
+            raise NotLeader("this replica no longer leads; ask the new leader")
+        return _reply(req, await route.handler(ctx, replace(req, relay=relay)))
     while True:
         if ctx.leadership.epoch is not None:
-            try:
+            with contextlib.suppress(NotLeader):
                 return _reply(req, await route.handler(ctx, req))
-            except NotLeader:
-                if forwarded:
-                    raise  # the follower that sent it retries on the new leader
-        elif forwarded:
-            raise NotLeader("this replica no longer leads; ask the new leader")
         wait = req.msg.get("timeout")
         wait_seconds = float(wait) if isinstance(wait, int | float) and wait > 0 else 0.0
-        response = await request.app[FORWARDER].forward(req.raw, wait_seconds)
+        response = await request.app[FORWARDER].forward(req, wait_seconds)
         if response is not None:
             return response
 

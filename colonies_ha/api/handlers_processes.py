@@ -44,7 +44,7 @@ async def assign_process(ctx: Context, req: Req) -> Any:
         raise BadRequest("assignprocessmsg needs a timeout of at least 1 second")
     async with ctx.db.connection() as conn:
         member = await auth.require_member(conn, req.caller_id, colonyid)
-    return await processes.assign(ctx, member, timeout)
+    return await processes.assign(ctx, member, timeout, req.relay)
 
 
 @rpc("getprocessmsg")

@@ -67,6 +67,10 @@ class RaftLeadership:
         self._task: asyncio.Task[None] | None = None
         self._urls: dict[str, str] = {}
         self._last_keepalive = 0.0
+        # A term in which our epoch was superseded: we do not claim again in it, or a
+        # resumed ex-leader that still believes in its term would steal the fence back.
+        self._fenced_term: int | None = None
+        self._handing_over = False
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -98,16 +102,22 @@ class RaftLeadership:
         sync = self._sync
         if sync is None or not sync._isLeader():
             return False
+        self._handing_over = True  # no new claim while the successor is being elected
         self._epoch = None  # stop leader-only work before the successor starts it
-        sync.transferLeadership()
-        deadline = time.monotonic() + wait
-        while time.monotonic() < deadline:
-            leader = sync._getLeader()
-            if leader is not None and leader.address != self.self_address:
-                log.info("handed leadership to %s", leader.address)
-                return True
-            await asyncio.sleep(0.05)
-        return False
+        try:
+            sync.transferLeadership()
+            deadline = time.monotonic() + wait
+            while time.monotonic() < deadline:
+                leader = sync._getLeader()
+                if leader is not None and leader.address != self.self_address:
+                    log.info("handed leadership to %s", leader.address)
+                    return True
+                await asyncio.sleep(0.05)
+            log.warning("no successor took leadership within %.1f s", wait)
+            return False
+        finally:
+            self._handing_over = False
+            self._changed.set()
 
     # -- what the rest of the replica asks ------------------------------------------------
 
@@ -119,6 +129,8 @@ class RaftLeadership:
         if self._epoch == epoch:
             log.warning("fencing epoch %d superseded; no longer acting as leader", epoch)
             self._epoch = None
+            if self._sync is not None:
+                self._fenced_term = self._sync.raftCurrentTerm
             self._changed.set()
 
     def leader_address(self) -> str | None:
@@ -209,9 +221,9 @@ class RaftLeadership:
         if not sync._isLeader():
             self._epoch = None
             return
-        if self._epoch is not None:
-            return
         term = sync.raftCurrentTerm
+        if self._epoch is not None or self._handing_over or term == self._fenced_term:
+            return
         epoch = await self._db.bump_epoch(self.self_address, term, self.api_url)
         if sync._isLeader() and sync.raftCurrentTerm == term:
             self._epoch = epoch

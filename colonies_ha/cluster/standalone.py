@@ -30,6 +30,9 @@ class StandaloneLeadership:
     def epoch(self) -> int | None:
         return self._epoch
 
+    def leader_address(self) -> str | None:
+        return self._node_name if self._epoch is not None else None
+
     def leader_api_url(self) -> str | None:
         return None
 
@@ -39,7 +42,7 @@ class StandaloneLeadership:
     def status(self) -> dict[str, Any]:
         return {
             "self": self._node_name,
-            "leader": self._node_name if self._epoch else None,
+            "leader": self.leader_address(),
             "term": 0,
             "epoch": self._epoch,
             "state": "standalone",

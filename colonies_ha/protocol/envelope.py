@@ -19,11 +19,24 @@ UNSIGNED_TYPES = frozenset({"versionmsg"})
 
 
 @dataclass(frozen=True, slots=True)
+class Relay:
+    """How a follower relayed a leader-only request (replica-to-replica headers).
+
+    `epoch` is the fencing epoch the follower saw: the leader serves the request only under
+    that epoch.  `receipt` names the claim, so the follower can find it if the reply is lost.
+    """
+
+    epoch: int
+    receipt: str
+
+
+@dataclass(frozen=True, slots=True)
 class SignedRequest:
     msgtype: str
     msg: dict[str, Any]
     caller_id: str  # "" for the unsigned versionmsg
     raw: bytes  # the request body as received, for forwarding unchanged
+    relay: Relay | None = None  # set when another replica relayed it to us
 
 
 def decode_request(body: bytes) -> SignedRequest:

@@ -16,6 +16,9 @@ class Leadership(Protocol):
     def epoch(self) -> int | None:
         """The fencing epoch this replica holds while it leads, else None."""
 
+    def leader_address(self) -> str | None:
+        """The current leader's Raft address (or node name when alone), None if unknown."""
+
     def leader_api_url(self) -> str | None:
         """Where leader-only requests go: None when this replica leads or none is known."""
 

@@ -13,6 +13,7 @@ from colonies_ha.domain.errors import BadRequest, Forbidden, NotFound, NotLeader
 from colonies_ha.domain.processes import new_process
 from colonies_ha.domain.states import ProcessState
 from colonies_ha.protocol.crypto import new_object_id
+from colonies_ha.protocol.envelope import Relay
 from colonies_ha.protocol.objects import attribute_json, process_json, statistics_json
 from colonies_ha.services import workflows
 from colonies_ha.services.auth import Member
@@ -31,8 +32,9 @@ async def submit(ctx: Context, spec: Json) -> Json:
     return process_json(process)
 
 
-async def _claim(ctx: Context, member: Member) -> Json | None:
-    epoch = ctx.leadership.epoch
+async def _claim(
+    ctx: Context, member: Member, epoch: int | None, receipt: str | None
+) -> Json | None:
     try:
         async with ctx.db.fenced_transaction(epoch) as conn:
             row = await repo.one(
@@ -42,6 +44,7 @@ async def _claim(ctx: Context, member: Member) -> Json | None:
                     "executorid": member.executorid,
                     "colonyid": member.colonyid,
                     "executortype": member.executortype,
+                    "receipt": receipt,
                 },
             )
             if row is not None:
@@ -58,15 +61,28 @@ async def _claim(ctx: Context, member: Member) -> Json | None:
     return process_json(row)
 
 
-async def assign(ctx: Context, member: Member, wait_seconds: float) -> Json:
-    """Hand the best waiting process to `member`, waiting up to `wait_seconds` for one."""
+async def assign(
+    ctx: Context, member: Member, wait_seconds: float, relay: Relay | None = None
+) -> Json:
+    """Hand the best waiting process to `member`, waiting up to `wait_seconds` for one.
+
+    The whole long poll is bound to one fencing epoch: the one a relaying follower saw, or
+    ours at the start.  A replica that loses and regains leadership meanwhile does not
+    claim for a request whose follower may already have retried elsewhere.
+    """
+    epoch = ctx.leadership.epoch
+    if relay is not None and relay.epoch != epoch:
+        raise NotLeader(f"the request was relayed under fencing epoch {relay.epoch}, not ours")
+    receipt = relay.receipt if relay is not None else None
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait_seconds
     while True:
+        if ctx.leadership.epoch != epoch:
+            raise NotLeader("leadership changed while the assign was waiting")
         # Take the wake-up signal before looking, so a submit between the look and the
         # wait still wakes us.
         signal = ctx.events.colony_signal(member.colonyid)
-        process = await _claim(ctx, member)
+        process = await _claim(ctx, member, epoch, receipt)
         if process is not None:
             return process
         remaining = deadline - loop.time()
@@ -77,6 +93,15 @@ async def assign(ctx: Context, member: Member, wait_seconds: float) -> Json:
             )
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(signal.wait(), min(remaining, SAFETY_RECHECK_SECONDS))
+
+
+async def claimed_by_receipt(ctx: Context, receipt: str, executorid: str) -> Json | None:
+    """The process a relayed assign claimed, if that claim committed and still stands."""
+    async with ctx.db.connection() as conn:
+        row = await repo.one(
+            conn, "process_by_receipt", {"receipt": receipt, "executorid": executorid}
+        )
+    return process_json(row) if row is not None else None
 
 
 async def get_process(conn: Conn, processid: str) -> Json:

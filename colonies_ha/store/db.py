@@ -62,6 +62,21 @@ async def migrate(conn: Conn) -> list[int]:
     return applied_now
 
 
+# Our transactions never wait on a client, so one left idle means the replica froze inside
+# it (SIGSTOP, a VM pause).  Its session is cut off so that the shared fencing lock it holds
+# does not hold up a successor's epoch bump for the whole freeze.
+IDLE_IN_TRANSACTION_TIMEOUT = "3s"
+
+
+async def _configure_session(conn: Conn) -> None:
+    await conn.execute(
+        cast(
+            LiteralString,
+            f"SET idle_in_transaction_session_timeout = '{IDLE_IN_TRANSACTION_TIMEOUT}'",
+        )
+    )
+
+
 class Database:
     """The pool every request and scan borrows from."""
 
@@ -74,6 +89,7 @@ class Database:
             kwargs={"row_factory": dict_row, "autocommit": True},
             open=False,
             name="colonies-ha",
+            configure=_configure_session,
         )
 
     async def open(self, *, run_migrations: bool = True) -> None:

@@ -192,3 +192,39 @@ async def test_crons_and_generators_fire_once_across_leader_kills(
 
 def time_of(rfc3339: str) -> float:
     return datetime.fromisoformat(rfc3339.replace("Z", "+00:00")).timestamp()
+
+
+async def test_a_relayed_assign_leaves_a_frozen_leader_for_its_successor(
+    cluster: Cluster, http: aiohttp.ClientSession
+) -> None:
+    old = await cluster.wait_for_agreed_leader(http)
+    _, colonyid, (key,) = await make_colony(cluster, http)
+    follower = next(r for r in cluster.replicas if r is not old)
+    executor = ColoniesClient(follower.url, key, session=http)
+    before = (await executor.get_executor(executor.id))["lastheardfromtime"]
+    pending = asyncio.create_task(executor.assign(colonyid, 60))
+    # The leader's first claim attempt for the relayed long poll marks the executor heard.
+    deadline = time.monotonic() + 10
+    while (await executor.get_executor(executor.id))["lastheardfromtime"] == before:
+        assert time.monotonic() < deadline, "the relayed assign never reached the leader"
+        await asyncio.sleep(0.05)
+    cluster.pause(old)
+    try:
+        submitted = await executor.submit(function_spec(colonyid, "worker"))
+        # Well before the 60 s long poll ends, the follower gives up on the frozen leader,
+        # sees the epoch move, finds no claim under its receipt and asks the successor.
+        assigned = await asyncio.wait_for(pending, 20)
+        assert assigned["processid"] == submitted["processid"]
+        new = await cluster.wait_for_agreed_leader(http)
+        assert new is not old
+    finally:
+        cluster.resume(old)
+    assert "replaced while the request was pending" in follower.log_path.read_text()
+    await executor.close(assigned["processid"], ["done"])
+    done = await executor.get_process(assigned["processid"])
+    assert done["state"] == 2 and done["retries"] == 0, "handed out once, closed once"
+    # The resumed ex-leader's own long poll ends without claiming under its dead epoch.
+    second = await executor.submit(function_spec(colonyid, "worker"))
+    again = await ColoniesClient(old.url, key, session=http).assign(colonyid, 10)
+    assert again["processid"] == second["processid"]
+    assert (await executor.get_process(second["processid"]))["retries"] == 0

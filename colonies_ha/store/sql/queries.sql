@@ -155,7 +155,7 @@ WITH heard AS (
 )
 UPDATE processes p SET
     state = 1, isassigned = true, assignedexecutorid = %(executorid)s,
-    attempt = p.attempt + 1, starttime = now(),
+    attempt = p.attempt + 1, starttime = now(), assign_receipt = %(receipt)s,
     execdeadline = CASE WHEN p.maxexectime > 0
                         THEN now() + make_interval(secs => p.maxexectime) END,
     input = CASE WHEN cardinality(p.parents) > 0 THEN parents_output(p.parents)
@@ -163,6 +163,11 @@ UPDATE processes p SET
 FROM candidate
 WHERE p.processid = candidate.processid
 RETURNING p.*, process_attributes(p.processid) AS attributes;
+
+-- name: process_by_receipt
+-- The claim a relayed assign made, if it committed and the process is still that claim's.
+SELECT p.*, process_attributes(p.processid) AS attributes FROM processes p
+WHERE assign_receipt = %(receipt)s AND state = 1 AND assignedexecutorid = %(executorid)s;
 
 -- name: close_successful
 -- Compare-and-set on (running, assignee): a stale or foreign close changes nothing.
