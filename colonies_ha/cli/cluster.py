@@ -53,3 +53,7 @@ def info(conn: Conn, as_json: bool) -> None:
             for node in found.get("nodes") or []
         ],
     )
+
+
+# Operators coming from etcd or Patroni type `status`; both names run the same command.
+cluster.add_command(info, name="status")
