@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import aiohttp
+import psycopg
 
 from colonies_ha.chaos.local_cluster import Cluster, ReplicaProcess
 from colonies_ha.client import ColoniesClient, function_spec
@@ -110,17 +111,20 @@ async def test_paused_leader_is_fenced_after_it_resumes(
 ) -> None:
     old = await cluster.wait_for_agreed_leader(http)
     _, colonyid, (key,) = await make_colony(cluster, http)
+    claims_before = old.log_path.read_text().count("leading: raft term")
     cluster.pause(old)
     try:
         new = await cluster.wait_for_agreed_leader(http)
         assert new is not old
+        fence = await leader_row(cluster)
+        assert fence["nodeid"] == new.raft_address
         follower = next(r for r in cluster.replicas if r not in (old, new))
         submitted = await ColoniesClient(follower.url, key, session=http).submit(
             function_spec(colonyid, "worker")
         )
     finally:
         cluster.resume(old)
-    # The resumed replica no longer acts as leader: it forwards, and the epoch is not its.
+    # The resumed replica no longer acts as leader: it relays, and the epoch is not its.
     old_client = ColoniesClient(old.url, key, session=http)
     assigned = await old_client.assign(colonyid, 10)
     assert assigned["processid"] == submitted["processid"]
@@ -132,15 +136,22 @@ async def test_paused_leader_is_fenced_after_it_resumes(
             break
         assert time.monotonic() < deadline, info
         await asyncio.sleep(0.1)
-    leader_row = await cluster_leader_row(cluster, http)
-    assert leader_row == new.raft_address
+    # Its scans found the epoch moved (or Raft demoted it first): it never claimed it back.
+    assert await leader_row(cluster) == fence
     log = old.log_path.read_text()
+    assert log.count("leading: raft term") == claims_before
     assert "Traceback" not in log
 
 
-async def cluster_leader_row(cluster: Cluster, http: aiohttp.ClientSession) -> str:
-    info = await cluster.owner(cluster.replicas[0], http).get_cluster()
-    return str(info["leader"]["raftaddress"])
+async def leader_row(cluster: Cluster) -> dict[str, object]:
+    """The fencing row as PostgreSQL has it: who holds the epoch."""
+    async with await psycopg.AsyncConnection.connect(
+        cluster.database_url, row_factory=psycopg.rows.dict_row
+    ) as conn:
+        cur = await conn.execute("SELECT epoch, nodeid FROM leader WHERE id = 1")
+        row = await cur.fetchone()
+    assert row is not None
+    return dict(row)
 
 
 async def test_crons_and_generators_fire_once_across_leader_kills(
