@@ -13,26 +13,14 @@ from colonies_ha.cli.common import (
     listing,
     print_json,
 )
-
-STATS_FIELDS = (
-    "colonies",
-    "executors",
-    "waitingprocesses",
-    "runningprocesses",
-    "successfulprocesses",
-    "failedprocesses",
-    "waitingworkflows",
-    "runningworkflows",
-    "successfulworkflows",
-    "failedworkflows",
-)
+from colonies_ha.protocol.objects import STATISTICS_FIELDS
 
 
 def print_stats(stats: dict[str, int], as_json: bool, title: str) -> None:
     if as_json:
         print_json(stats)
     else:
-        details([(name, stats.get(name, 0)) for name in STATS_FIELDS if name in stats], title)
+        details([(name, stats.get(name, 0)) for name in STATISTICS_FIELDS if name in stats], title)
 
 
 @click.group()
