@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install dev test lint format bench clean
+.PHONY: install dev test lint format bench bench-quick clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -m venv $(VENV) 2>/dev/null || { \
@@ -31,8 +31,18 @@ format: install
 	$(BIN)/ruff format colonies_ha tests benchmarks
 	$(BIN)/ruff check --fix colonies_ha tests benchmarks
 
-bench: install
-	$(BIN)/python -m benchmarks.run
+# Benchmarks need the `bench` extra too (PgQueuer, procrastinate, matplotlib).
+# `make bench ARGS="--only single,cluster"` passes options to the runner.
+BENCH_STAMP := $(VENV)/.installed-bench
+$(BENCH_STAMP): $(STAMP) pyproject.toml
+	$(BIN)/pip install -q -e '.[test,bench]'
+	@touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
+	$(BIN)/python -m benchmarks.run $(ARGS)
+
+bench-quick: $(BENCH_STAMP)
+	$(BIN)/python -m benchmarks.run --quick $(ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

@@ -1,0 +1,1 @@
+"""Benchmarks of colonies_ha: `python -m benchmarks.run` (see benchmarks/README.md)."""

@@ -1,0 +1,179 @@
+"""What every benchmark stands on: a tuned PostgreSQL, replicas as real processes, a colony.
+
+The servers under test run as `colonies-ha server` subprocesses, exactly as deployed, so
+the load generator (this process) and the server never share an event loop or a GIL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import aiohttp
+
+from colonies_ha.chaos.local_cluster import Cluster, free_port
+from colonies_ha.client import ColoniesClient
+from colonies_ha.embedded_pg import EmbeddedPostgres, create_database
+from colonies_ha.protocol.crypto import generate_private_key, id_of_private_key
+
+# Same settings for every system measured (colonies_ha, PgQueuer, procrastinate).  Durable
+# storage stays on (fsync, full_page_writes); only the commit does not wait for its WAL
+# flush (a crash may lose the last few hundred ms of commits, never corrupt), which is how
+# queue benchmarks are commonly run and keeps a shared 2-core box from timing its disk.
+PG_SETTINGS: dict[str, str] = {
+    "synchronous_commit": "off",
+    "shared_buffers": "512MB",
+    "work_mem": "16MB",
+    "maintenance_work_mem": "256MB",
+    "wal_buffers": "16MB",
+    "max_wal_size": "8GB",
+    "checkpoint_timeout": "30min",
+    "max_connections": "400",
+    "autovacuum_naptime": "5s",
+    "jit": "off",
+}
+
+_db_counter = itertools.count()
+
+
+@dataclass
+class BenchPostgres:
+    """One PostgreSQL for the whole run; each measurement gets a database of its own."""
+
+    root: Path = field(
+        default_factory=lambda: Path(tempfile.mkdtemp(prefix="colonies-ha-bench-", dir="/var/tmp"))
+    )
+    server: EmbeddedPostgres | None = None
+
+    def start(self) -> None:
+        # Under /var/tmp: the postgres user must be able to reach the data directory.
+        self.server = EmbeddedPostgres(self.root / "pg", fsync=True, extra_settings=PG_SETTINGS)
+        self.server.start()
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.stop()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def new_database(self, label: str) -> str:
+        assert self.server is not None
+        name = f"bench_{label}_{os.getpid()}_{next(_db_counter)}"
+        create_database(self.server.dsn, name)
+        return self.server.url(name)
+
+
+@dataclass
+class ServerProcess:
+    """One standalone replica (no Raft peers): `colonies-ha server` as a child process."""
+
+    database_url: str
+    workdir: Path
+    server_prvkey: str = field(default_factory=generate_private_key)
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        log = (self.workdir / f"server-{self.port}.log").open("ab")
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "colonies_ha",
+                "server",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--server-id",
+                id_of_private_key(self.server_prvkey),
+                "--database-url",
+                self.database_url,
+                "--node-name",
+                "bench",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    async def wait_ready(self, session: aiohttp.ClientSession, within: float = 30.0) -> None:
+        await wait_ready(session, self.url, within)
+
+
+async def wait_ready(session: aiohttp.ClientSession, url: str, within: float = 30.0) -> None:
+    """Until GET /ready answers 200 (database reachable and a leader known)."""
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            async with asyncio.timeout(2.0), session.get(f"{url}/ready") as response:
+                if response.status == 200:
+                    return
+        except (aiohttp.ClientError, TimeoutError):
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{url} did not become ready within {within:.0f} s")
+        await asyncio.sleep(0.1)
+
+
+def new_cluster(database_url: str, workdir: Path, size: int = 3) -> Cluster:
+    return Cluster(database_url, workdir, size=size)
+
+
+@dataclass
+class Colony:
+    """A colony and approved executors (one key each); the executor type is `bench`."""
+
+    colonyid: str
+    colony_prvkey: str
+    executor_keys: list[str]
+    executortype: str = "bench"
+
+
+async def make_colony(
+    session: aiohttp.ClientSession, url: str, server_prvkey: str, executors: int
+) -> Colony:
+    colony_prvkey = generate_private_key()
+    colonyid = id_of_private_key(colony_prvkey)
+    await ColoniesClient(url, server_prvkey, session=session).add_colony(
+        colonyid, f"bench-{colonyid[:8]}"
+    )
+    owner = ColoniesClient(url, colony_prvkey, session=session)
+    keys = [generate_private_key() for _ in range(executors)]
+
+    async def admit(index: int, key: str) -> None:
+        executorid = id_of_private_key(key)
+        await owner.add_executor(executorid, colonyid, "bench", f"bench-{index}")
+        await owner.approve_executor(executorid)
+
+    await asyncio.gather(*(admit(i, k) for i, k in enumerate(keys)))
+    return Colony(colonyid, colony_prvkey, keys)
+
+
+def http_session(limit: int = 0) -> aiohttp.ClientSession:
+    """A client session with keep-alive connections and no per-host cap."""
+    connector = aiohttp.TCPConnector(limit=limit, limit_per_host=0, force_close=False)
+    return aiohttp.ClientSession(
+        connector=connector, timeout=aiohttp.ClientTimeout(total=None, sock_connect=5)
+    )

@@ -1,0 +1,177 @@
+"""The load generator: signed submit → assign → close cycles, closed loop or paced.
+
+Each worker is one approved executor that submits a process, assigns (gets the oldest
+waiting process of the colony, not necessarily its own) and closes it.  Because every
+worker submits before it assigns, an assign always finds work and its latency is the
+server's service time, never a long-poll wait.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+
+from benchmarks.env import Colony
+from colonies_ha.client import ColoniesClient, function_spec
+from colonies_ha.domain.errors import ColoniesError
+
+ASSIGN_TIMEOUT = 10
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Nearest-rank percentile (q in 0..100); NaN for no samples."""
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    rank = max(1, math.ceil(q / 100 * len(ordered)))
+    return ordered[min(rank, len(ordered)) - 1]
+
+
+def summary_ms(values: list[float]) -> dict[str, float]:
+    """p50/p95/p99/max of latencies given in seconds, in milliseconds."""
+    return {
+        "p50": percentile(values, 50) * 1e3,
+        "p95": percentile(values, 95) * 1e3,
+        "p99": percentile(values, 99) * 1e3,
+        "max": (max(values) if values else math.nan) * 1e3,
+        "n": len(values),
+    }
+
+
+@dataclass
+class Samples:
+    submit: list[float] = field(default_factory=list)
+    assign: list[float] = field(default_factory=list)
+    close: list[float] = field(default_factory=list)
+    cycles: int = 0
+    errors: int = 0
+    last_error: str = ""
+
+
+@dataclass
+class Window:
+    """The measured interval: samples from cycles that start after warm-up and end in time."""
+
+    start: float
+    end: float
+
+
+async def _worker(
+    client: ColoniesClient,
+    *,
+    colony: Colony,
+    spec: dict[str, Any],
+    window: Window,
+    samples: Samples,
+    interval: float | None,
+    offset: float,
+) -> None:
+    clock = time.perf_counter
+    next_start = clock() + offset
+    while True:
+        if interval is not None:
+            pause = next_start - clock()
+            if pause > 0:
+                await asyncio.sleep(pause)
+            next_start += interval
+        t0 = clock()
+        if t0 >= window.end:
+            return
+        try:
+            await client.submit(spec)
+            t1 = clock()
+            process = await client.assign(colony.colonyid, ASSIGN_TIMEOUT)
+            t2 = clock()
+            await client.close(process["processid"], [])
+            t3 = clock()
+        except ColoniesError as exc:
+            samples.errors += 1
+            samples.last_error = str(exc)[:200]
+            continue
+        if t0 >= window.start and t3 <= window.end:
+            samples.submit.append(t1 - t0)
+            samples.assign.append(t2 - t1)
+            samples.close.append(t3 - t2)
+            samples.cycles += 1
+
+
+async def run_cycles(
+    session: aiohttp.ClientSession,
+    urls: list[str],
+    colony: Colony,
+    concurrency: int,
+    *,
+    duration: float,
+    warmup: float,
+    rate: float | None = None,
+) -> dict[str, Any]:
+    """`concurrency` workers spread round-robin over `urls`; `rate` paces them (cycles/s).
+
+    Cycles/s counts the cycles that started after the warm-up and ended within the window.
+    """
+    if concurrency > len(colony.executor_keys):
+        raise ValueError("the colony has fewer executors than workers")
+    spec = function_spec(colony.colonyid, colony.executortype, "noop")
+    samples = Samples()
+    now = time.perf_counter()
+    window = Window(now + warmup, now + warmup + duration)
+    interval = concurrency / rate if rate else None
+    workers = [
+        _worker(
+            ColoniesClient(urls[i % len(urls)], colony.executor_keys[i], session=session),
+            colony=colony,
+            spec=spec,
+            window=window,
+            samples=samples,
+            interval=interval,
+            offset=(interval or 0.0) * i / concurrency,
+        )
+        for i in range(concurrency)
+    ]
+    await asyncio.gather(*workers)
+    return {
+        "concurrency": concurrency,
+        "target_rate": rate,
+        "seconds": duration,
+        "cycles": samples.cycles,
+        "cycles_per_s": samples.cycles / duration,
+        "assign_ms": summary_ms(samples.assign),
+        "submit_ms": summary_ms(samples.submit),
+        "close_ms": summary_ms(samples.close),
+        "errors": samples.errors,
+        "last_error": samples.last_error,
+    }
+
+
+async def drain_jobs(
+    session: aiohttp.ClientSession, url: str, colony: Colony, jobs: int, concurrency: int
+) -> float:
+    """The queue-comparison workload: `concurrency` submitters enqueue `jobs` processes
+    one by one while `concurrency` executors assign and close them; returns the seconds
+    from the first submit to the last close."""
+    spec = function_spec(colony.colonyid, colony.executortype, "noop")
+    owner = ColoniesClient(url, colony.executor_keys[0], session=session)
+    executors = [
+        ColoniesClient(url, colony.executor_keys[i], session=session) for i in range(concurrency)
+    ]
+    per_submitter = [jobs // concurrency + (i < jobs % concurrency) for i in range(concurrency)]
+    remaining = [jobs]
+
+    async def submitter(count: int) -> None:
+        for _ in range(count):
+            await owner.submit(spec)
+
+    async def executor(client: ColoniesClient) -> None:
+        while remaining[0] > 0:
+            remaining[0] -= 1
+            process = await client.assign(colony.colonyid, ASSIGN_TIMEOUT)
+            await client.close(process["processid"], [])
+
+    start = time.perf_counter()
+    await asyncio.gather(*(submitter(n) for n in per_submitter), *(executor(c) for c in executors))
+    return time.perf_counter() - start

@@ -1,0 +1,358 @@
+"""Turning results into the targets verdict, a console table, results.md and PNG plots."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+Results = dict[str, Any]
+
+TARGET_CYCLES = 1000.0
+TARGET_CLUSTER_SHARE = 0.7
+TARGET_ASSIGN_P99_MS = 25.0
+TARGET_FAILOVER_MEDIAN_S = 1.0
+TARGET_FAILOVER_P99_S = 2.0
+FLAT_FACTOR = 2.0  # "flat": p50 at the deepest queue within 2x of the shallowest
+TARGET_VS_PGQUEUER = 0.5
+TARGET_VS_PROCRASTINATE = 3.0
+
+
+def _fmt(value: float | None, digits: int = 1) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    return f"{value:,.{digits}f}"
+
+
+def targets(results: Results) -> list[dict[str, Any]]:
+    """Each target of issue 7 with the measured value and whether it is met."""
+    rows: list[dict[str, Any]] = []
+
+    def add(name: str, goal: str, value: float | None, met: bool | None, shown: str) -> None:
+        rows.append({"target": name, "goal": goal, "value": value, "met": met, "shown": shown})
+
+    single, cluster = results.get("single"), results.get("cluster")
+    if single:
+        peak = single["peak_cycles_per_s"]
+        add(
+            "one replica, full signed cycles/s",
+            "≥ 1,000",
+            peak,
+            peak >= TARGET_CYCLES,
+            _fmt(peak, 0),
+        )
+    if cluster:
+        peak = cluster["peak_cycles_per_s"]
+        goal = TARGET_CLUSTER_SHARE * TARGET_CYCLES
+        add(
+            "3-replica cluster cycles/s", "≥ 700 (70 % of 1,000)", peak, peak >= goal, _fmt(peak, 0)
+        )
+        if single:
+            share = peak / single["peak_cycles_per_s"]
+            add(
+                "cluster / one replica (same run)",
+                "≥ 70 %",
+                share,
+                share >= TARGET_CLUSTER_SHARE,
+                f"{share:.1%}",
+            )
+    for label, part in (("one replica", single), ("cluster", cluster)):
+        if part and part.get("half_load"):
+            p99 = part["half_load"]["assign_ms"]["p99"]
+            add(
+                f"assign p99 at half of peak, {label}",
+                "< 25 ms",
+                p99,
+                p99 < TARGET_ASSIGN_P99_MS,
+                f"{_fmt(p99, 2)} ms",
+            )
+    failover = results.get("failover")
+    if failover and failover["runs"]:
+        med, p99 = failover["median_s"], failover["p99_s"]
+        add("failover median", "< 1 s", med, med < TARGET_FAILOVER_MEDIAN_S, f"{med:.2f} s")
+        add("failover p99", "< 2 s", p99, p99 < TARGET_FAILOVER_P99_S, f"{p99:.2f} s")
+    depth = results.get("depth")
+    if depth and len(depth["levels"]) > 1:
+        first, last = depth["levels"][0], depth["levels"][-1]
+        ratio = last["assign_ms"]["p50"] / first["assign_ms"]["p50"]
+        add(
+            f"assign p50 flat from {first['depth']:,} to {last['waiting_at_start']:,} waiting",
+            f"≤ {FLAT_FACTOR:g}x growth",
+            ratio,
+            ratio <= FLAT_FACTOR,
+            f"{ratio:.2f}x",
+        )
+    for entry in (results.get("peers") or {}).get("runs", []):
+        ours = entry["colonies_ha"]["jobs_per_s"]
+        for system, goal in (
+            ("pgqueuer", TARGET_VS_PGQUEUER),
+            ("procrastinate", TARGET_VS_PROCRASTINATE),
+        ):
+            if system in entry and entry[system].get("jobs_per_s"):
+                ratio = ours / entry[system]["jobs_per_s"]
+                add(
+                    f"colonies_ha / {system} jobs/s, concurrency {entry['concurrency']}",
+                    f"≥ {goal:g}x",
+                    ratio,
+                    ratio >= goal,
+                    f"{ratio:.2f}x",
+                )
+    return rows
+
+
+# --------------------------------------------------------------------------- tables
+
+
+def _cycle_rows(results: Results) -> list[list[str]]:
+    rows = []
+    for topology in ("single", "cluster"):
+        part = results.get(topology)
+        if not part:
+            continue
+        runs = list(part["runs"])
+        if part.get("half_load"):
+            runs.append(part["half_load"])
+        for run in runs:
+            a = run["assign_ms"]
+            load = "half peak" if run.get("target_rate") else "closed loop"
+            rows.append(
+                [
+                    "1 replica" if topology == "single" else "3 replicas",
+                    str(run["concurrency"]),
+                    load,
+                    _fmt(run["cycles_per_s"], 0),
+                    _fmt(a["p50"], 2),
+                    _fmt(a["p95"], 2),
+                    _fmt(a["p99"], 2),
+                    str(run["errors"]),
+                ]
+            )
+    return rows
+
+
+CYCLE_HEAD = ["topology", "workers", "load", "cycles/s", "assign p50 ms", "p95", "p99", "errors"]
+DEPTH_HEAD = ["waiting processes", "assigns", "assign p50 ms", "p95", "p99", "load s"]
+PEER_HEAD = ["concurrency", "jobs", "system", "jobs/s", "colonies_ha ÷ system"]
+TARGET_HEAD = ["target", "goal", "measured", "met"]
+
+
+def _depth_rows(results: Results) -> list[list[str]]:
+    depth = results.get("depth") or {}
+    return [
+        [
+            f"{lvl['waiting_at_start']:,}",
+            str(lvl["assigns"]),
+            _fmt(lvl["assign_ms"]["p50"], 2),
+            _fmt(lvl["assign_ms"]["p95"], 2),
+            _fmt(lvl["assign_ms"]["p99"], 2),
+            _fmt(lvl["load_seconds"], 1),
+        ]
+        for lvl in depth.get("levels", [])
+    ]
+
+
+def _peer_rows(results: Results) -> list[list[str]]:
+    rows = []
+    for entry in (results.get("peers") or {}).get("runs", []):
+        ours = entry["colonies_ha"]["jobs_per_s"]
+        for system in ("colonies_ha", "pgqueuer", "procrastinate"):
+            if system not in entry:
+                continue
+            got = entry[system]
+            if "error" in got:
+                rows.append([str(entry["concurrency"]), str(entry["jobs"]), system, "failed", ""])
+                continue
+            ratio = "" if system == "colonies_ha" else f"{ours / got['jobs_per_s']:.2f}x"
+            rows.append(
+                [
+                    str(entry["concurrency"]),
+                    str(entry["jobs"]),
+                    system,
+                    _fmt(got["jobs_per_s"], 0),
+                    ratio,
+                ]
+            )
+    return rows
+
+
+def _failover_rows(results: Results) -> list[list[str]]:
+    f = results.get("failover")
+    if not f or not f["runs"]:
+        return []
+    return [
+        [
+            str(f["runs"]),
+            f"{f['median_s']:.3f}",
+            f"{f['p90_s']:.3f}",
+            f"{f['p99_s']:.3f}",
+            f"{f['max_s']:.3f}",
+        ]
+    ]
+
+
+FAILOVER_HEAD = ["runs", "median s", "p90 s", "p99 s", "max s"]
+
+
+def _target_rows(results: Results) -> list[list[str]]:
+    return [
+        [t["target"], t["goal"], t["shown"], "yes" if t["met"] else "no"]
+        for t in results.get("targets", [])
+    ]
+
+
+SECTIONS = (
+    ("Full signed cycles (submit → assign → close)", CYCLE_HEAD, _cycle_rows),
+    ("Assign latency vs queue depth", DEPTH_HEAD, _depth_rows),
+    ("Failover (kill -9 the leader under load)", FAILOVER_HEAD, _failover_rows),
+    ("Same jobs, same PostgreSQL: PgQueuer and procrastinate", PEER_HEAD, _peer_rows),
+    ("Targets of issue 7", TARGET_HEAD, _target_rows),
+)
+
+
+def print_tables(results: Results, console: Console) -> None:
+    for title, head, make in SECTIONS:
+        rows = make(results)
+        if not rows:
+            continue
+        table = Table(title=title, title_justify="left")
+        for column in head:
+            table.add_column(column, justify="left" if column in head[:1] else "right")
+        for row in rows:
+            table.add_row(*row)
+        console.print(table)
+    for note in results["meta"].get("notes", []):
+        console.print(f"[yellow]note:[/] {note}")
+
+
+def markdown(results: Results) -> str:
+    meta = results["meta"]
+    lines = [
+        "# colonies_ha benchmark results",
+        "",
+        f"Mode: **{meta['mode']}**, started {meta['started']}, took {meta['seconds']:.0f} s, "
+        f"commit `{meta['commit']}`, {meta['cpus']} CPUs, load average before the run "
+        f"{meta['loadavg_before']}, after {meta['loadavg_after']}.",
+        "",
+        f"PostgreSQL {meta['postgres_version']} settings: "
+        + ", ".join(f"`{k}={v}`" for k, v in meta["postgres_settings"].items())
+        + ".",
+        "",
+    ]
+    for note in meta.get("notes", []):
+        lines += [f"> {note}", ""]
+    for title, head, make in SECTIONS:
+        rows = make(results)
+        if not rows:
+            continue
+        lines += [f"## {title}", "", "| " + " | ".join(head) + " |"]
+        lines.append("|" + "|".join("---" for _ in head) + "|")
+        lines += ["| " + " | ".join(row) + " |" for row in rows]
+        lines.append("")
+    plots = meta.get("plots", [])
+    if plots:
+        lines += ["## Plots", ""] + [f"![{p}]({p})" for p in plots] + [""]
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- plots
+
+
+def _plot_cycles(plt: Any, results: Results) -> Any:
+    parts = [(t, results[t]) for t in ("single", "cluster") if results.get(t)]
+    if not parts:
+        return None
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
+    for topology, part in parts:
+        label = "1 replica" if topology == "single" else "3 replicas (forwarded)"
+        xs = [r["concurrency"] for r in part["runs"]]
+        ax1.plot(xs, [r["cycles_per_s"] for r in part["runs"]], marker="o", label=label)
+        for q, style in (("p50", "-"), ("p99", "--")):
+            ys = [r["assign_ms"][q] for r in part["runs"]]
+            ax2.plot(xs, ys, style, marker="o", label=f"{label} {q}")
+    ax1.axhline(TARGET_CYCLES, color="grey", linestyle=":", label="target 1,000")
+    ax1.set(xlabel="concurrent workers", ylabel="cycles/s", title="Full signed cycles")
+    ax2.set(xlabel="concurrent workers", ylabel="ms", title="Assign latency")
+    for ax in (ax1, ax2):
+        ax.set_xscale("log", base=2)
+        ax.legend(fontsize=8)
+        ax.grid(alpha=0.3)
+    return fig
+
+
+def _plot_depth(plt: Any, results: Results) -> Any:
+    depth = results.get("depth")
+    if not depth or not depth["levels"]:
+        return None
+    fig, ax = plt.subplots(figsize=(6, 4))
+    xs = [lvl["waiting_at_start"] for lvl in depth["levels"]]
+    for q in ("p50", "p95", "p99"):
+        ax.plot(xs, [lvl["assign_ms"][q] for lvl in depth["levels"]], marker="o", label=q)
+    ax.set(xscale="log", xlabel="waiting processes", ylabel="assign ms", title="Queue depth")
+    ax.set_ylim(bottom=0)
+    ax.legend()
+    ax.grid(alpha=0.3)
+    return fig
+
+
+def _plot_failover(plt: Any, results: Results) -> Any:
+    failover = results.get("failover")
+    if not failover or not failover["runs"]:
+        return None
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.plot(range(1, failover["runs"] + 1), failover["seconds"], "o", label="run")
+    ax.axhline(failover["median_s"], color="C1", label=f"median {failover['median_s']:.2f} s")
+    ax.axhline(TARGET_FAILOVER_MEDIAN_S, color="grey", linestyle=":", label="target median")
+    ax.set(xlabel="run", ylabel="s to first new assign", title="Failover (kill -9 leader)")
+    ax.set_ylim(bottom=0)
+    ax.legend()
+    ax.grid(alpha=0.3)
+    return fig
+
+
+def _plot_peers(plt: Any, results: Results) -> Any:
+    peers = (results.get("peers") or {}).get("runs", [])
+    if not peers:
+        return None
+    fig, ax = plt.subplots(figsize=(7, 4))
+    systems = ("colonies_ha", "pgqueuer", "procrastinate")
+    width = 0.8 / len(systems)
+    for i, system in enumerate(systems):
+        values = [e.get(system, {}).get("jobs_per_s", 0.0) for e in peers]
+        ax.bar([j + i * width for j in range(len(peers))], values, width, label=system)
+    ax.set_xticks([j + width for j in range(len(peers))])
+    ax.set_xticklabels([f"concurrency {e['concurrency']}" for e in peers])
+    ax.set(ylabel="jobs/s", title="enqueue -> dequeue -> complete")
+    ax.legend()
+    ax.grid(alpha=0.3, axis="y")
+    return fig
+
+
+PLOTS = (
+    ("cycles.png", _plot_cycles),
+    ("queue_depth.png", _plot_depth),
+    ("failover.png", _plot_failover),
+    ("peers.png", _plot_peers),
+)
+
+
+def plot(results: Results, out: Path) -> list[str]:
+    """PNG plots next to results.json; returns their file names ([] without matplotlib)."""
+    try:
+        import matplotlib  # noqa: PLC0415 - optional (the `bench` extra)
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt  # noqa: PLC0415
+    except ImportError:
+        return []
+    written = []
+    for name, make in PLOTS:
+        fig = make(plt, results)
+        if fig is not None:
+            fig.tight_layout()
+            fig.savefig(out / name, dpi=110)
+            plt.close(fig)
+            written.append(name)
+    return written

@@ -1,0 +1,400 @@
+"""`python -m benchmarks.run [--quick] [--only NAMES] [--out DIR]`: the benchmark runner.
+
+Starts its own PostgreSQL (settings in benchmarks/env.py), measures, shows progress, prints
+the tables and writes results.json, results.md and PNG plots.  Nothing here is asserted:
+the targets of issue 7 are reported as met or missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from benchmarks import report
+from benchmarks.depth import queue_depth
+from benchmarks.env import (
+    PG_SETTINGS,
+    BenchPostgres,
+    ServerProcess,
+    http_session,
+    make_colony,
+    new_cluster,
+)
+from benchmarks.failover import failover_runs
+from benchmarks.load import drain_jobs, run_cycles
+
+MEASUREMENTS = ("single", "cluster", "peers", "failover", "depth")
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How much of each measurement a mode runs."""
+
+    mode: str
+    concurrencies: tuple[int, ...]
+    cluster_concurrencies: tuple[int, ...]
+    duration: float
+    warmup: float
+    depths: tuple[int, ...]
+    depth_assigns: int
+    failover_runs: int
+    peer_jobs: int
+    peer_concurrencies: tuple[int, ...]
+
+
+FULL = Plan(
+    "full",
+    concurrencies=(1, 8, 32, 64),
+    cluster_concurrencies=(1, 8, 32, 64),
+    duration=6.0,
+    warmup=1.5,
+    depths=(1_000, 10_000, 100_000, 1_000_000),
+    depth_assigns=300,
+    failover_runs=20,
+    peer_jobs=3000,
+    peer_concurrencies=(8, 32),
+)
+QUICK = Plan(
+    "quick",
+    concurrencies=(1, 8, 32),
+    cluster_concurrencies=(8,),
+    duration=1.2,
+    warmup=0.3,
+    depths=(1_000, 10_000),
+    depth_assigns=50,
+    failover_runs=2,
+    peer_jobs=1000,
+    peer_concurrencies=(8,),
+)
+# The smallest end-to-end configuration, for the smoke test (not a measurement).
+SMOKE = Plan(
+    "smoke",
+    concurrencies=(1, 2),
+    cluster_concurrencies=(2,),
+    duration=0.4,
+    warmup=0.1,
+    depths=(100, 200),
+    depth_assigns=5,
+    failover_runs=1,
+    peer_jobs=20,
+    peer_concurrencies=(2,),
+)
+PLANS = {"full": FULL, "quick": QUICK, "smoke": SMOKE}
+
+
+class Runner:
+    """Runs the selected measurements in order against one PostgreSQL."""
+
+    def __init__(self, plan: Plan, only: tuple[str, ...], progress: Progress) -> None:
+        self.plan = plan
+        self.only = only
+        self.progress = progress
+        self.task = progress.add_task("starting PostgreSQL", total=self._steps())
+        self.pg = BenchPostgres()
+        self.workdir = Path(tempfile.mkdtemp(prefix="colonies-ha-bench-logs-"))
+        self.results: dict[str, Any] = {}
+        self.notes: list[str] = []
+        self.postgres_version = "?"
+        self.timings: dict[str, float] = {}
+
+    def _steps(self) -> int:
+        p = self.plan
+        counts = {
+            "single": len(p.concurrencies) + 1,
+            "cluster": len(p.cluster_concurrencies) + 1,
+            "peers": 3 * len(p.peer_concurrencies),
+            "failover": p.failover_runs,
+            "depth": len(p.depths),
+        }
+        return 1 + sum(counts[name] for name in self.only)
+
+    def step(self, description: str, advance: int = 0) -> None:
+        self.progress.update(self.task, description=description, advance=advance)
+
+    async def run(self) -> dict[str, Any]:
+        self.pg.start()
+        assert self.pg.server is not None
+        self.postgres_version = _postgres_version(self.pg.server.dsn)
+        self.step("PostgreSQL up", 1)
+        try:
+            async with http_session() as session:
+                steps: list[tuple[set[str], Callable[[Any], Any]]] = [
+                    ({"single"}, self.single),
+                    ({"peers"}, self.peers),
+                    ({"cluster", "failover"}, self.cluster),
+                    ({"depth"}, self.depth),
+                ]
+                for names, measure in steps:
+                    if names & set(self.only):
+                        began = time.monotonic()
+                        await measure(session)
+                        self.timings[measure.__name__] = round(time.monotonic() - began, 1)
+        finally:
+            self.pg.stop()
+        return self.results
+
+    # -- measurements
+
+    async def _sweep(
+        self, session: Any, urls: list[str], colony: Any, concurrencies: tuple[int, ...], label: str
+    ) -> dict[str, Any]:
+        runs = []
+        for c in concurrencies:
+            self.step(f"{label}: {c} workers")
+            runs.append(
+                await run_cycles(
+                    session,
+                    urls,
+                    colony,
+                    c,
+                    duration=self.plan.duration,
+                    warmup=self.plan.warmup,
+                )
+            )
+            self.step(f"{label}: {c} workers", 1)
+        peak = max(runs, key=lambda r: r["cycles_per_s"])
+        self.step(f"{label}: half of peak load")
+        half = await run_cycles(
+            session,
+            urls,
+            colony,
+            peak["concurrency"],
+            duration=self.plan.duration,
+            warmup=self.plan.warmup,
+            rate=peak["cycles_per_s"] / 2,
+        )
+        self.step(f"{label}: half of peak load", 1)
+        return {
+            "runs": runs,
+            "peak_cycles_per_s": peak["cycles_per_s"],
+            "peak_concurrency": peak["concurrency"],
+            "half_load": half,
+        }
+
+    async def _with_server(self, label: str, session: Any) -> ServerProcess:
+        server = ServerProcess(self.pg.new_database(label), self.workdir)
+        server.start()
+        await server.wait_ready(session)
+        return server
+
+    async def single(self, session: Any) -> None:
+        server = await self._with_server("single", session)
+        try:
+            colony = await make_colony(
+                session, server.url, server.server_prvkey, max(self.plan.concurrencies)
+            )
+            self.results["single"] = await self._sweep(
+                session, [server.url], colony, self.plan.concurrencies, "1 replica"
+            )
+        finally:
+            server.stop()
+
+    async def cluster(self, session: Any) -> None:
+        """Cycles through 3 replicas, then the failover runs, on one started cluster."""
+        self.step("3 replicas: starting")
+        cluster = new_cluster(self.pg.new_database("cluster"), self.workdir, size=3)
+        cluster.start_all()
+        try:
+            leader = await cluster.wait_for_agreed_leader(session)
+            if "cluster" in self.only:
+                await self._cluster_cycles(session, cluster, leader)
+            if "failover" in self.only:
+                await self._failover(session, cluster)
+        finally:
+            cluster.stop_all()
+
+    async def _cluster_cycles(self, session: Any, cluster: Any, leader: Any) -> None:
+        colony = await make_colony(
+            session, leader.url, cluster.server_prvkey, max(self.plan.cluster_concurrencies)
+        )
+        # Workers round-robin over all replicas: two thirds of the assigns are forwarded.
+        urls = [r.url for r in cluster.replicas]
+        part = await self._sweep(
+            session, urls, colony, self.plan.cluster_concurrencies, "3 replicas"
+        )
+        part["leader"] = leader.name
+        part["forwarded_share"] = 2 / 3
+        self.results["cluster"] = part
+
+    async def peers(self, session: Any) -> None:
+        from benchmarks.peers import SYSTEMS, peer_jobs  # noqa: PLC0415 - optional deps
+
+        server = await self._with_server("peers", session)
+        runs = []
+        try:
+            for c in self.plan.peer_concurrencies:
+                jobs = self.plan.peer_jobs
+                colony = await make_colony(session, server.url, server.server_prvkey, c)
+                self.step(f"colonies_ha: {jobs} jobs, concurrency {c}")
+                seconds = await drain_jobs(session, server.url, colony, jobs, c)
+                entry: dict[str, Any] = {
+                    "concurrency": c,
+                    "jobs": jobs,
+                    "colonies_ha": {"seconds": seconds, "jobs_per_s": jobs / seconds},
+                }
+                self.step(f"colonies_ha: {jobs} jobs, concurrency {c}", 1)
+                for system in SYSTEMS:
+                    self.step(f"{system}: {jobs} jobs, concurrency {c}")
+                    try:
+                        secs = await peer_jobs(system, self.pg.new_database(system), jobs, c)
+                        entry[system] = {"seconds": secs, "jobs_per_s": jobs / secs}
+                    except Exception as exc:  # a peer failing must not lose our results
+                        entry[system] = {"error": f"{type(exc).__name__}: {exc}"}
+                        self.notes.append(f"{system} failed at concurrency {c}: {exc}")
+                    self.step(f"{system}: {jobs} jobs, concurrency {c}", 1)
+                runs.append(entry)
+        finally:
+            server.stop()
+        self.results["peers"] = {"runs": runs}
+
+    async def _failover(self, session: Any, cluster: Any) -> None:
+        runs = self.plan.failover_runs
+
+        def on_run(index: int, seconds: float) -> None:
+            self.step(f"failover: run {index + 1}/{runs} took {seconds:.2f} s", 1)
+
+        self.step("failover: steady load")
+        self.results["failover"] = await failover_runs(session, cluster, runs, on_run)
+
+    async def depth(self, session: Any) -> None:
+        server = await self._with_server("depth", session)
+        try:
+            colony = await make_colony(session, server.url, server.server_prvkey, 1)
+
+            def on_level(text: str) -> None:
+                self.step(text, 1 if text.endswith("assigning") else 0)
+
+            levels = await queue_depth(
+                session,
+                server.url,
+                server.database_url,
+                colony,
+                depths=list(self.plan.depths),
+                assigns=self.plan.depth_assigns,
+                on_level=on_level,
+            )
+        finally:
+            server.stop()
+        self.results["depth"] = {"levels": levels, "loader": "SQL copies of a submitted row"}
+
+
+# --------------------------------------------------------------------------- meta
+
+
+def _git_commit() -> str:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=Path(__file__).parent,
+        )
+        return out.stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def _postgres_version(dsn: str) -> str:
+    with psycopg.connect(dsn) as conn:
+        row = conn.execute("SHOW server_version").fetchone()
+        return str(row[0]) if row else "?"
+
+
+def _loadavg() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__)
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--quick", action="store_true", help="a short run (under a minute)")
+    mode.add_argument(
+        "--smoke", action="store_true", help="the tiniest configuration (for the smoke test)"
+    )
+    parser.add_argument(
+        "--only",
+        default=",".join(MEASUREMENTS),
+        help=f"comma-separated subset of {', '.join(MEASUREMENTS)}",
+    )
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
+    args = parser.parse_args(argv)
+    only = tuple(n.strip() for n in args.only.split(",") if n.strip())
+    unknown = set(only) - set(MEASUREMENTS)
+    if unknown:
+        parser.error(f"unknown measurement(s): {', '.join(sorted(unknown))}")
+    args.only = only
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    plan = SMOKE if args.smoke else QUICK if args.quick else FULL
+    console = Console(width=max(Console().width, 110))
+    started, t0, load_before = datetime.now(UTC), time.monotonic(), _loadavg()
+    columns = (
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=console, transient=False) as progress:
+        runner = Runner(plan, args.only, progress)
+        results = asyncio.run(runner.run())
+    notes = list(runner.notes)
+    if "depth" in args.only and plan.depths[-1] >= 1_000_000:
+        notes.append(
+            "the 1M-deep queue is bulk-loaded by the documented SQL loader (benchmarks/depth.py),"
+            " not by a million signed submits"
+        )
+    notes.append(
+        "2 shared cores: the load generator, the replicas and PostgreSQL compete for them, "
+        "and other work on the machine adds noise; compare numbers within one run"
+    )
+    results["meta"] = {
+        "mode": plan.mode,
+        "only": list(args.only),
+        "started": started.isoformat(timespec="seconds"),
+        "seconds": time.monotonic() - t0,
+        "commit": _git_commit(),
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "loadavg_before": load_before,
+        "loadavg_after": _loadavg(),
+        "postgres_version": runner.postgres_version,
+        "postgres_settings": {
+            "fsync": "on",
+            "full_page_writes": "on",
+            **PG_SETTINGS,
+        },
+        "plan": plan.__dict__,
+        "measurement_seconds": runner.timings,
+        "notes": notes,
+    }
+    results["targets"] = report.targets(results)
+    args.out.mkdir(parents=True, exist_ok=True)
+    results["meta"]["plots"] = report.plot(results, args.out)
+    (args.out / "results.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
+    (args.out / "results.md").write_text(report.markdown(results))
+    report.print_tables(results, console)
+    console.print(f"results written to {args.out}/results.json, results.md and plots")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

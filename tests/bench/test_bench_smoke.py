@@ -1,0 +1,42 @@
+"""The benchmark runner end to end in its tiniest configuration (numbers are not checked).
+
+Only the colonies_ha measurements run, so the test extra needs none of the `bench` extra's
+packages (PgQueuer, procrastinate, matplotlib).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_smoke_run_writes_well_formed_results(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.run", "--smoke", "--only", "single,depth"]
+        + ["--out", str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert results["meta"]["mode"] == "smoke"
+    single = results["single"]
+    assert [run["concurrency"] for run in single["runs"]] == [1, 2]
+    for run in [*single["runs"], single["half_load"]]:
+        assert run["errors"] == 0
+        assert run["cycles"] > 0
+        assert set(run["assign_ms"]) >= {"p50", "p95", "p99"}
+    levels = results["depth"]["levels"]
+    assert [level["depth"] for level in levels] == [100, 200]
+    assert all(level["waiting_at_start"] >= level["depth"] for level in levels)
+    assert {t["target"] for t in results["targets"]} >= {"one replica, full signed cycles/s"}
+    markdown = (tmp_path / "results.md").read_text()
+    assert "## Full signed cycles" in markdown
+    assert "## Assign latency vs queue depth" in markdown
+    assert "## Targets of issue 7" in markdown
