@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 DEFAULT_PORT = 50080
 DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
+DEFAULT_NODE_NAME = "colonies-ha"
 
 
 @dataclass(slots=True)
@@ -14,7 +15,7 @@ class ServerConfig:
     server_id: str
     host: str = "0.0.0.0"
     port: int = DEFAULT_PORT
-    node_name: str = "colonies-ha"
+    node_name: str = DEFAULT_NODE_NAME
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     pool_min: int = 2
     pool_max: int = 20

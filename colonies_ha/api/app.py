@@ -19,6 +19,7 @@ from colonies_ha.api import (  # noqa: F401
 )
 from colonies_ha.api.dispatch import ROUTES, Route
 from colonies_ha.api.forward import Forwarder, relay_of
+from colonies_ha.api.local import add_local_routes
 from colonies_ha.api.pubsub import add_pubsub
 from colonies_ha.domain.errors import BadRequest, ColoniesError, NotLeader, PayloadTooLarge
 from colonies_ha.protocol.envelope import (
@@ -132,4 +133,5 @@ def build_app(ctx: Context, *, max_body_bytes: int) -> web.Application:
     app.router.add_get("/health", handle_health)
     app.router.add_get("/ready", handle_ready)
     add_pubsub(app, ctx)
+    add_local_routes(app, ctx)  # loopback only: the preStop hook's handover
     return app

@@ -15,6 +15,7 @@ from colonies_ha.cli.dev import dev
 from colonies_ha.cli.executor import executor
 from colonies_ha.cli.function import function
 from colonies_ha.cli.generator import generator
+from colonies_ha.cli.handover import handover
 from colonies_ha.cli.join import join
 from colonies_ha.cli.keys import keys
 from colonies_ha.cli.process import process
@@ -41,6 +42,7 @@ def cli(log_level: str) -> None:
 cli.add_command(server)
 cli.add_command(dev)
 cli.add_command(join)
+cli.add_command(handover)
 cli.add_command(chaos)
 cli.add_command(server_group(server))  # `server` still runs a replica; adds `server stats`
 cli.add_command(keys)

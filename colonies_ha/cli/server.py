@@ -8,9 +8,23 @@ from urllib.parse import quote
 import click
 
 from colonies_ha.cli.runtime import run_until_signalled
-from colonies_ha.config import DEFAULT_MAX_BODY_BYTES, DEFAULT_PORT, ServerConfig
+from colonies_ha.cli.statefulset import (
+    membership_from_options,
+    pop_statefulset_options,
+    statefulset_options,
+)
+from colonies_ha.config import (
+    DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_NODE_NAME,
+    DEFAULT_PORT,
+    ServerConfig,
+)
 from colonies_ha.protocol.crypto import is_hex64
 from colonies_ha.replica import ConfigError, check_config
+
+# The shipped deploy/k8s/secret.env holds placeholders containing this mark; a replica refuses
+# them rather than run with a secret everyone who read the repository knows.
+PLACEHOLDER_MARK = "REPLACE-ME"
 
 
 def database_url_from_parts(host: str, port: int, user: str, password: str, name: str) -> str:
@@ -62,7 +76,7 @@ def replica_options(command: click.Command) -> click.Command:
             envvar="COLONIES_MAX_BODY_BYTES",
             help="Larger requests get a 413.",
         ),
-        click.option("--node-name", envvar="COLONIES_NODE_NAME", default="colonies-ha"),
+        click.option("--node-name", envvar="COLONIES_NODE_NAME", default=DEFAULT_NODE_NAME),
         click.option(
             "--raft-self",
             envvar="COLONIES_RAFT_SELF",
@@ -99,7 +113,20 @@ def replica_options(command: click.Command) -> click.Command:
     return command
 
 
+def refuse_placeholders(options: dict[str, object]) -> None:
+    # The demo database's password matters only while no database URL replaces it.
+    secrets = ["server_id", "cluster_secret", "database_url"]
+    secrets += [] if options["database_url"] else ["db_password"]
+    for name in secrets:
+        if PLACEHOLDER_MARK in str(options[name] or ""):
+            raise click.BadParameter(
+                "still the placeholder of deploy/k8s/secret.env; set your own value",
+                param_hint="--" + name.replace("_", "-"),
+            )
+
+
 def config_from_options(options: dict[str, object]) -> ServerConfig:
+    refuse_placeholders(options)
     server_id = str(options["server_id"])
     if not is_hex64(server_id):
         raise click.BadParameter("must be 64 lower-case hex characters", param_hint="--server-id")
@@ -125,8 +152,29 @@ def config_from_options(options: dict[str, object]) -> ServerConfig:
     )
 
 
+def apply_statefulset(config: ServerConfig, options: dict[str, object]) -> ServerConfig:
+    """Fill in Raft membership and the advertised URL from the pod name and replica count."""
+    membership = membership_from_options(options, config.port)
+    if membership is None:
+        return config
+    if config.raft_self or config.raft_peers:
+        raise click.UsageError(
+            "--statefulset-replicas derives --raft-self and --peers from the pod name; "
+            "give one or the other"
+        )
+    config.raft_self = membership.raft_self
+    config.raft_peers = list(membership.peers)
+    config.port = membership.api_port
+    config.advertise_url = config.advertise_url or membership.advertise_url
+    if config.node_name == DEFAULT_NODE_NAME:
+        config.node_name = membership.pod_name
+    return config
+
+
 @click.command()
 @replica_options
+@statefulset_options
 def server(**options: object) -> None:
     """Run one replica (the schema is migrated at start)."""
-    run_server(config_from_options(options))
+    pod_options = pop_statefulset_options(options)
+    run_server(apply_statefulset(config_from_options(options), pod_options))
