@@ -71,6 +71,7 @@ class RaftLeadership:
         # resumed ex-leader that still believes in its term would steal the fence back.
         self._fenced_term: int | None = None
         self._handing_over = False
+        self._stopping = False
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -91,6 +92,7 @@ class RaftLeadership:
     async def stop(self) -> None:
         """Hand leadership over first, so the cluster does not wait for an election timeout."""
         await self.hand_over()
+        self._stopping = True
         self._epoch = None
         if self._task is not None:
             self._task.cancel()
@@ -201,10 +203,15 @@ class RaftLeadership:
     # -- the asyncio side ---------------------------------------------------------------
 
     async def _follow_raft(self) -> None:
-        while True:
+        while not self._stopping:
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancel that
+            # arrives as the event is set, and the replica would never finish stopping.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), REFRESH_PERIOD)
+                async with asyncio.timeout(REFRESH_PERIOD):
+                    await self._changed.wait()
             self._changed.clear()
+            if self._stopping:
+                return
             try:
                 await self._reconcile()
             except asyncio.CancelledError:
