@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from dataclasses import replace
 from typing import Any
 
@@ -20,6 +21,7 @@ from colonies_ha.api import (  # noqa: F401
 from colonies_ha.api.dispatch import ROUTES, Route
 from colonies_ha.api.forward import Forwarder, relay_of
 from colonies_ha.api.local import add_local_routes
+from colonies_ha.api.metrics_endpoint import add_metrics
 from colonies_ha.api.pubsub import add_pubsub
 from colonies_ha.domain.errors import BadRequest, ColoniesError, NotLeader, PayloadTooLarge
 from colonies_ha.protocol.envelope import (
@@ -57,20 +59,26 @@ async def _read_body(request: web.Request) -> bytes:
 
 async def handle_api(request: web.Request) -> web.Response:
     ctx = request.app[CONTEXT]
+    started = time.perf_counter()
+    label = "invalid"  # until the envelope decodes; only known types become labels
     try:
         req = decode_request(await _read_body(request))
         route = ROUTES.get(req.msgtype)
         if route is None:
             raise BadRequest(f"unknown message type '{req.msgtype}'")
+        label = req.msgtype
         if route.leader_only:
-            return await _serve_leader_only(request, route, req)
-        value = await route.handler(ctx, req)
+            response = await _serve_leader_only(request, route, req)
+        else:
+            response = _reply(req, await route.handler(ctx, req))
     except ColoniesError as error:
-        return _error_response(error)
+        response = _error_response(error)
     except Exception:
         log.exception("internal error while serving a request")
-        return _error_response(ColoniesError("internal server error; see the server log"))
-    return _reply(req, value)
+        response = _error_response(ColoniesError("internal server error; see the server log"))
+    ctx.metrics.requests.labels(label, str(response.status)).inc()
+    ctx.metrics.request_seconds.labels(label).observe(time.perf_counter() - started)
+    return response
 
 
 def _reply(req: SignedRequest, value: Any) -> web.Response:
@@ -133,5 +141,6 @@ def build_app(ctx: Context, *, max_body_bytes: int) -> web.Application:
     app.router.add_get("/health", handle_health)
     app.router.add_get("/ready", handle_ready)
     add_pubsub(app, ctx)
+    add_metrics(app, ctx)
     add_local_routes(app, ctx)  # loopback only: the preStop hook's handover
     return app

@@ -88,7 +88,9 @@ class Forwarder:
             epoch = int((await self._ctx.db.leader_row())["epoch"])
             outcome = await self._attempt(url, req.raw, Relay(epoch, receipt), wait_seconds)
             if isinstance(outcome, web.Response):
+                self._count("relayed")
                 return outcome
+            self._count("retried")
             last_problem = outcome.problem
             log.info("relay to %s failed: %s", url, outcome.problem)
             if outcome.uncertain:
@@ -97,12 +99,17 @@ class Forwarder:
                     break
                 claimed = await processes.claimed_by_receipt(self._ctx, receipt, req.caller_id)
                 if claimed is not None:
+                    self._count("recovered")
                     log.info("delivered a claim the old leader committed: %s", claimed["processid"])
                     return web.Response(
                         body=encode_reply(req.msgtype, claimed), content_type="application/json"
                     )
             await asyncio.sleep(RETRY_PAUSE)
+        self._count("failed")
         raise NotLeader(f"no leader could take the request: {last_problem}")
+
+    def _count(self, outcome: str) -> None:
+        self._ctx.metrics.forwarded.labels(outcome).inc()
 
     async def _attempt(
         self, url: str, body: bytes, relay: Relay, wait_seconds: float

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from colonies_ha.api.dispatch import rpc
@@ -44,7 +45,10 @@ async def assign_process(ctx: Context, req: Req) -> Any:
         raise BadRequest("assignprocessmsg needs a timeout of at least 1 second")
     async with ctx.db.connection() as conn:
         member = await auth.require_member(conn, req.caller_id, colonyid)
-    return await processes.assign(ctx, member, timeout, req.relay)
+    started = time.perf_counter()
+    process = await processes.assign(ctx, member, timeout, req.relay)
+    ctx.metrics.assign_wait_seconds.observe(time.perf_counter() - started)
+    return process
 
 
 @rpc("getprocessmsg")
@@ -100,6 +104,7 @@ async def close_successful(ctx: Context, req: Req) -> Any:
     processid = require_id(req.msg, "processid")
     output = get_list(req.msg, "out")
     await processes.close(ctx, req.caller_id, processid, output=output)
+    ctx.metrics.processes_closed.labels("successful").inc()
     return {}
 
 
@@ -108,6 +113,7 @@ async def close_failed(ctx: Context, req: Req) -> Any:
     processid = require_id(req.msg, "processid")
     errors = get_str_list(req.msg, "errors")
     await processes.close(ctx, req.caller_id, processid, errors=errors)
+    ctx.metrics.processes_closed.labels("failed").inc()
     return {}
 
 

@@ -42,6 +42,7 @@ class ScanRunner:
         try:
             changed = await scan(self._ctx, epoch)
             if changed:
+                self._ctx.metrics.scan_actions.labels(name).inc(changed)
                 log.debug("%s scan changed %d rows", name, changed)
         except NotLeader:
             self._ctx.leadership.lost(epoch)

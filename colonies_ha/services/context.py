@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from colonies_ha.cluster.events import EventHub
+from colonies_ha.observability.metrics import Metrics
 from colonies_ha.store.db import Database
 
 
@@ -39,3 +40,4 @@ class Context:
     leadership: Leadership
     server_id: str
     node_name: str = "colonies-ha"
+    metrics: Metrics = field(default_factory=Metrics)

@@ -436,3 +436,10 @@ SELECT * FROM crons WHERE cronid = %(cronid)s FOR UPDATE;
 UPDATE crons SET nextrun = %(nextrun)s, lastrun = now(), prevprocessgraphid = %(graphid)s
 WHERE cronid = %(cronid)s AND nextrun IS NOT DISTINCT FROM %(due)s
 RETURNING *;
+
+-- name: queue_depth
+-- Scraped by /metrics: only waiting and running processes, so the cost follows the queue,
+-- not the history.
+SELECT colonyid, executortype, state, count(*) AS count FROM processes
+WHERE state IN (0, 1)
+GROUP BY colonyid, executortype, state;

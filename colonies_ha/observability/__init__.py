@@ -1,0 +1,1 @@
+"""What a replica tells operators about itself: Prometheus metrics."""

@@ -1,0 +1,112 @@
+"""Prometheus metrics of one replica.
+
+Each replica owns its registry (tests run several replicas in one process; the global
+registry would mix them).  Counters and histograms are updated where things happen; the
+gauges that describe state (leadership, queue depth, pool use) are read at scrape time from
+a snapshot the /metrics handler takes just before rendering, so they are never stale.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+
+
+@dataclass
+class Snapshot:
+    """State gauges, gathered asynchronously by the scrape handler."""
+
+    leader: bool = False
+    term: int = 0
+    epoch: int = 0
+    pool: dict[str, int] = field(default_factory=dict)
+    queue: list[dict[str, Any]] = field(default_factory=list)
+
+
+class _StateCollector(Collector):
+    def __init__(self, metrics: Metrics) -> None:
+        self._metrics = metrics
+
+    def collect(self) -> Iterator[Metric]:
+        snap = self._metrics.snapshot
+        yield GaugeMetricFamily(
+            "colonies_leader",
+            "1 while this replica leads (holds the fencing epoch)",
+            value=1 if snap.leader else 0,
+        )
+        yield GaugeMetricFamily(
+            "colonies_raft_term", "Raft term this replica is in", value=snap.term
+        )
+        yield GaugeMetricFamily(
+            "colonies_fencing_epoch", "Fencing epoch in the database", value=snap.epoch
+        )
+        pool = GaugeMetricFamily(
+            "colonies_db_pool_connections", "Database pool connections by use", labels=["use"]
+        )
+        size = snap.pool.get("pool_size", 0)
+        available = snap.pool.get("pool_available", 0)
+        pool.add_metric(["open"], size)
+        pool.add_metric(["idle"], available)
+        pool.add_metric(["busy"], max(size - available, 0))
+        pool.add_metric(["waiting_requests"], snap.pool.get("requests_waiting", 0))
+        yield pool
+        queue = GaugeMetricFamily(
+            "colonies_processes",
+            "Waiting and running processes by colony, executor type and state",
+            labels=["colonyid", "executortype", "state"],
+        )
+        for row in snap.queue:
+            queue.add_metric([row["colonyid"], row["executortype"], row["state"]], row["count"])
+        yield queue
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.snapshot = Snapshot()
+        r = self.registry
+        self.requests = Counter(
+            "colonies_requests",
+            "RPC requests by message type and HTTP status",
+            ["msgtype", "status"],
+            registry=r,
+        )
+        self.request_seconds = Histogram(
+            "colonies_request_duration_seconds",
+            "RPC latency by message type (long polls included)",
+            ["msgtype"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.assign_wait_seconds = Histogram(
+            "colonies_assign_wait_seconds",
+            "How long a successful assign waited for a process (served on this replica)",
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.processes_closed = Counter(
+            "colonies_processes_closed",
+            "Processes closed by their executor, by final state",
+            ["state"],
+            registry=r,
+        )
+        self.scan_actions = Counter(
+            "colonies_scan_actions",
+            "Leader scan actions: deadline resets/failures, cron firings, generator workflows",
+            ["scan"],
+            registry=r,
+        )
+        self.forwarded = Counter(
+            "colonies_forwarded_requests",
+            "Leader-only requests this replica relayed, by outcome",
+            ["outcome"],
+            registry=r,
+        )
+        r.register(_StateCollector(self))

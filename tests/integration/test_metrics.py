@@ -1,0 +1,106 @@
+"""/metrics: valid Prometheus text whose counters follow what the replica does."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+import aiohttp
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from colonies_ha.domain.errors import ColoniesError
+from colonies_ha.protocol.crypto import generate_private_key
+from tests.helpers import ColonyEnv
+
+Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
+
+
+async def scrape(url: str) -> Samples:
+    async with aiohttp.ClientSession() as http, http.get(f"{url}/metrics") as response:
+        assert response.status == 200
+        assert response.headers["Content-Type"].startswith("text/plain")
+        text = await response.text()
+    samples: Samples = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            samples[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return samples
+
+
+def value(samples: Samples, name: str, **labels: str) -> float:
+    return samples.get((name, tuple(sorted(labels.items()))), 0.0)
+
+
+async def test_counters_and_gauges_follow_a_process_through_its_life(colony: ColonyEnv) -> None:
+    url = colony.server.url
+    executor = await colony.new_executor()
+    before = await scrape(url)
+    assert value(before, "colonies_leader") == 1
+    assert value(before, "colonies_fencing_epoch") >= 1
+    assert value(before, "colonies_db_pool_connections", use="open") >= 1
+
+    submitted = await executor.submit(colony.spec())
+    waiting = await scrape(url)
+    queue = {"colonyid": colony.colonyid, "executortype": colony.executortype}
+    assert value(waiting, "colonies_processes", **queue, state="waiting") == 1
+
+    process = await executor.assign(colony.colonyid, 5)
+    assert process["processid"] == submitted["processid"]
+    running = await scrape(url)
+    assert value(running, "colonies_processes", **queue, state="waiting") == 0
+    assert value(running, "colonies_processes", **queue, state="running") == 1
+
+    await executor.close(process["processid"], ["done"])
+    after = await scrape(url)
+    assign_ok = {"msgtype": "assignprocessmsg", "status": "200"}
+    assert value(after, "colonies_requests_total", **assign_ok) == (
+        value(before, "colonies_requests_total", **assign_ok) + 1
+    )
+    assert value(after, "colonies_assign_wait_seconds_count") == (
+        value(before, "colonies_assign_wait_seconds_count") + 1
+    )
+    assert value(after, "colonies_processes_closed_total", state="successful") == (
+        value(before, "colonies_processes_closed_total", state="successful") + 1
+    )
+    latency = {"msgtype": "closesuccessfulmsg"}
+    assert value(after, "colonies_request_duration_seconds_count", **latency) >= 1
+    assert value(after, "colonies_processes", **queue, state="running") == 0
+
+
+async def test_refusals_are_counted_by_status_and_junk_is_one_label(colony: ColonyEnv) -> None:
+    url = colony.server.url
+    stranger = colony.server.client(generate_private_key())  # a key of no colony
+    before = await scrape(url)
+    with pytest.raises(ColoniesError):
+        await stranger.get_processes(colony.colonyid, 0)
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(f"{url}/api", data=b"not json") as response,
+    ):
+        assert response.status == 400
+    after = await scrape(url)
+    refused = {"msgtype": "getprocessesmsg", "status": "403"}
+    assert value(after, "colonies_requests_total", **refused) == (
+        value(before, "colonies_requests_total", **refused) + 1
+    )
+    junk = {"msgtype": "invalid", "status": "400"}
+    assert value(after, "colonies_requests_total", **junk) == (
+        value(before, "colonies_requests_total", **junk) + 1
+    )
+
+
+async def test_generator_firings_are_counted(colony: ColonyEnv) -> None:
+    url = colony.server.url
+    executor = await colony.new_executor()
+    workflow = json.dumps(
+        {"colonyid": colony.colonyid, "functionspecs": [colony.spec("tick", nodename="tick")]}
+    )
+    generator = await executor.add_generator(colony.colonyid, "gen", workflow, trigger=1)
+    before = value(await scrape(url), "colonies_scan_actions_total", scan="generators")
+    await executor.pack_generator(generator["generatorid"], "x")
+    deadline = time.monotonic() + 10
+    while value(await scrape(url), "colonies_scan_actions_total", scan="generators") == before:
+        assert time.monotonic() < deadline, "the generator scan never fired"
+        await asyncio.sleep(0.1)
