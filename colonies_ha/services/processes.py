@@ -27,8 +27,12 @@ Json = dict[str, Any]
 
 async def submit(ctx: Context, spec: Json) -> Json:
     process = new_process(spec)
-    async with ctx.db.transaction() as conn:
-        await insert_new_processes(conn, [process])
+    if spec["env"]:  # ENV attributes: several rows, one transaction
+        async with ctx.db.transaction() as conn:
+            await insert_new_processes(conn, [process])
+    else:  # one statement: the row and its NOTIFY
+        async with ctx.db.connection() as conn:
+            await repo.submit_process(conn, process)
     return process_json(process)
 
 
@@ -47,8 +51,7 @@ async def _claim(
                     "receipt": receipt,
                 },
             )
-            if row is not None:
-                await notify_processes(conn, [row])
+            # The claim statement also queued the NOTIFY.
     except NotLeader:
         if epoch is not None:
             ctx.leadership.lost(epoch)
@@ -140,27 +143,10 @@ async def close(
         if row is None:
             await _explain_refusal(conn, processid, caller_id, "close")
         assert row is not None
-        if successful:
-            await _record_function_run(conn, row)
-        changed = [row]
+        # The close statement also recorded the function run and queued its NOTIFY.
         if graphid:
-            changed += await workflows.after_member_finished(conn, graphid, row)
-        await notify_processes(conn, changed)
-
-
-async def _record_function_run(conn: Conn, row: Json) -> None:
-    wait = (row["starttime"] - row["submissiontime"]).total_seconds()
-    run = (row["endtime"] - row["starttime"]).total_seconds()
-    await repo.run(
-        conn,
-        "record_function_run",
-        {
-            "wait": max(wait, 0.0),
-            "exec": max(run, 0.0),
-            "executorid": row["assignedexecutorid"],
-            "funcname": row["spec"].get("funcname", ""),
-        },
-    )
+            changed = await workflows.after_member_finished(conn, graphid, row)
+            await notify_processes(conn, changed)
 
 
 async def add_attribute(conn: Conn, caller_id: str, attribute: Json) -> Json:

@@ -55,6 +55,14 @@ async def insert_process(conn: Conn, row: Row) -> None:
     await conn.execute(Q["insert_process"], params)
 
 
+async def submit_process(conn: Conn, row: Row) -> None:
+    """Insert a process without attributes and queue its NOTIFY, in one statement."""
+    params = dict(row)
+    for key in ("spec", "input"):
+        params[key] = Jsonb(params[key])
+    await conn.execute(Q["submit_process"], params)
+
+
 async def insert_attribute(conn: Conn, row: Row) -> Row:
     result = await one(conn, "insert_attribute", row)
     assert result is not None

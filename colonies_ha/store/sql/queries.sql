@@ -86,20 +86,6 @@ SELECT * FROM functions WHERE colonyid = %(colonyid)s ORDER BY funcname, executo
 -- name: delete_function
 DELETE FROM functions WHERE functionid = %(functionid)s RETURNING functionid;
 
--- name: record_function_run
--- Running statistics of the function the assignee registered under this name.  The row
--- lock serialises closes by one executor of one function, which is the contention we want.
-UPDATE functions f SET
-    counter     = f.counter + 1,
-    minwaittime = CASE WHEN f.counter = 0 THEN v.w ELSE least(f.minwaittime, v.w) END,
-    maxwaittime = greatest(f.maxwaittime, v.w),
-    minexectime = CASE WHEN f.counter = 0 THEN v.e ELSE least(f.minexectime, v.e) END,
-    maxexectime = greatest(f.maxexectime, v.e),
-    avgwaittime = (f.avgwaittime * f.counter + v.w) / (f.counter + 1),
-    avgexectime = (f.avgexectime * f.counter + v.e) / (f.counter + 1)
-FROM (SELECT %(wait)s::float8 AS w, %(exec)s::float8 AS e) AS v
-WHERE f.executorid = %(executorid)s AND f.funcname = %(funcname)s;
-
 -- name: insert_process
 INSERT INTO processes (processid, colonyid, executortype, executorids, prioritytime,
                        submissiontime, waitdeadline, maxretries, maxexectime, maxwaittime,
@@ -108,6 +94,24 @@ VALUES (%(processid)s, %(colonyid)s, %(executortype)s, %(executorids)s, %(priori
         %(submissiontime)s, %(waitdeadline)s, %(maxretries)s, %(maxexectime)s,
         %(maxwaittime)s, %(waitforparents)s, %(parents)s, %(children)s, %(processgraphid)s,
         %(spec)s, %(input)s);
+
+-- name: submit_process
+-- A plain submit (no ENV attributes) in one statement, hence one implicit transaction: the
+-- row and its NOTIFY (the payload of colonies_ha.cluster.events.event_of), at commit.
+WITH inserted AS (
+    INSERT INTO processes (processid, colonyid, executortype, executorids, prioritytime,
+                           submissiontime, waitdeadline, maxretries, maxexectime, maxwaittime,
+                           waitforparents, parents, children, processgraphid, spec, input)
+    VALUES (%(processid)s, %(colonyid)s, %(executortype)s, %(executorids)s, %(prioritytime)s,
+            %(submissiontime)s, %(waitdeadline)s, %(maxretries)s, %(maxexectime)s,
+            %(maxwaittime)s, %(waitforparents)s, %(parents)s, %(children)s, %(processgraphid)s,
+            %(spec)s, %(input)s)
+    RETURNING processid, colonyid, executortype, state, processgraphid
+)
+SELECT pg_notify('colonies_ha', json_build_object(
+           'processid', processid, 'colonyid', colonyid, 'executortype', executortype,
+           'state', state, 'processgraphid', processgraphid)::text)
+FROM inserted;
 
 -- name: insert_attribute
 INSERT INTO attributes (attributeid, targetid, targetcolonyid, targetprocessgraphid,
@@ -152,17 +156,23 @@ WITH heard AS (
     ORDER BY prioritytime
     LIMIT 1
     FOR UPDATE SKIP LOCKED
+), claimed AS (
+    UPDATE processes p SET
+        state = 1, isassigned = true, assignedexecutorid = %(executorid)s,
+        attempt = p.attempt + 1, starttime = now(), assign_receipt = %(receipt)s,
+        execdeadline = CASE WHEN p.maxexectime > 0
+                            THEN now() + make_interval(secs => p.maxexectime) END,
+        input = CASE WHEN cardinality(p.parents) > 0 THEN parents_output(p.parents)
+                     ELSE p.input END
+    FROM candidate
+    WHERE p.processid = candidate.processid
+    RETURNING p.*, process_attributes(p.processid) AS attributes
 )
-UPDATE processes p SET
-    state = 1, isassigned = true, assignedexecutorid = %(executorid)s,
-    attempt = p.attempt + 1, starttime = now(), assign_receipt = %(receipt)s,
-    execdeadline = CASE WHEN p.maxexectime > 0
-                        THEN now() + make_interval(secs => p.maxexectime) END,
-    input = CASE WHEN cardinality(p.parents) > 0 THEN parents_output(p.parents)
-                 ELSE p.input END
-FROM candidate
-WHERE p.processid = candidate.processid
-RETURNING p.*, process_attributes(p.processid) AS attributes;
+-- The claim's NOTIFY rides along (one round trip less); delivered at commit.
+SELECT c.*, pg_notify('colonies_ha', json_build_object(
+           'processid', c.processid, 'colonyid', c.colonyid, 'executortype', c.executortype,
+           'state', c.state, 'processgraphid', c.processgraphid)::text) AS notified
+FROM claimed c;
 
 -- name: process_by_receipt
 -- The claim a relayed assign made, if it committed and the process is still that claim's.
@@ -170,15 +180,46 @@ SELECT p.*, process_attributes(p.processid) AS attributes FROM processes p
 WHERE assign_receipt = %(receipt)s AND state = 1 AND assignedexecutorid = %(executorid)s;
 
 -- name: close_successful
--- Compare-and-set on (running, assignee): a stale or foreign close changes nothing.
-UPDATE processes SET state = 2, endtime = now(), execdeadline = NULL, output = %(out)s
-WHERE processid = %(processid)s AND state = 1 AND assignedexecutorid = %(executorid)s
-RETURNING *, process_attributes(processid) AS attributes;
+-- Compare-and-set on (running, assignee): a stale or foreign close changes nothing.  The
+-- same statement updates the running statistics of the function the assignee registered
+-- under this name (its row lock serialises closes by one executor of one function) and
+-- queues the NOTIFY, so a close is one round trip inside its transaction.
+WITH closed AS (
+    UPDATE processes SET state = 2, endtime = now(), execdeadline = NULL, output = %(out)s
+    WHERE processid = %(processid)s AND state = 1 AND assignedexecutorid = %(executorid)s
+    RETURNING *, process_attributes(processid) AS attributes
+), run AS (
+    SELECT greatest(extract(epoch FROM c.starttime - c.submissiontime), 0)::float8 AS w,
+           greatest(extract(epoch FROM c.endtime - c.starttime), 0)::float8 AS e,
+           c.assignedexecutorid, coalesce(c.spec->>'funcname', '') AS funcname
+    FROM closed c
+), stats AS (
+    UPDATE functions f SET
+        counter     = f.counter + 1,
+        minwaittime = CASE WHEN f.counter = 0 THEN v.w ELSE least(f.minwaittime, v.w) END,
+        maxwaittime = greatest(f.maxwaittime, v.w),
+        minexectime = CASE WHEN f.counter = 0 THEN v.e ELSE least(f.minexectime, v.e) END,
+        maxexectime = greatest(f.maxexectime, v.e),
+        avgwaittime = (f.avgwaittime * f.counter + v.w) / (f.counter + 1),
+        avgexectime = (f.avgexectime * f.counter + v.e) / (f.counter + 1)
+    FROM run v
+    WHERE f.executorid = v.assignedexecutorid AND f.funcname = v.funcname
+)
+SELECT c.*, pg_notify('colonies_ha', json_build_object(
+           'processid', c.processid, 'colonyid', c.colonyid, 'executortype', c.executortype,
+           'state', c.state, 'processgraphid', c.processgraphid)::text) AS notified
+FROM closed c;
 
 -- name: close_failed
-UPDATE processes SET state = 3, endtime = now(), execdeadline = NULL, errors = %(errors)s
-WHERE processid = %(processid)s AND state = 1 AND assignedexecutorid = %(executorid)s
-RETURNING *, process_attributes(processid) AS attributes;
+WITH closed AS (
+    UPDATE processes SET state = 3, endtime = now(), execdeadline = NULL, errors = %(errors)s
+    WHERE processid = %(processid)s AND state = 1 AND assignedexecutorid = %(executorid)s
+    RETURNING *, process_attributes(processid) AS attributes
+)
+SELECT c.*, pg_notify('colonies_ha', json_build_object(
+           'processid', c.processid, 'colonyid', c.colonyid, 'executortype', c.executortype,
+           'state', c.state, 'processgraphid', c.processgraphid)::text) AS notified
+FROM closed c;
 
 -- name: list_processes
 SELECT *, process_attributes(processid) AS attributes FROM processes
