@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import math
+import os
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -49,6 +51,7 @@ class Samples:
     assign: list[float] = field(default_factory=list)
     close: list[float] = field(default_factory=list)
     cycles: int = 0
+    all_cycles: int = 0  # warm-up and late ones included, for CPU per cycle
     errors: int = 0
     last_error: str = ""
 
@@ -93,6 +96,7 @@ async def _worker(
             samples.errors += 1
             samples.last_error = str(exc)[:200]
             continue
+        samples.all_cycles += 1
         if t0 >= window.start and t3 <= window.end:
             samples.submit.append(t1 - t0)
             samples.assign.append(t2 - t1)
@@ -109,10 +113,12 @@ async def run_cycles(
     duration: float,
     warmup: float,
     rate: float | None = None,
+    server_pids: tuple[int, ...] = (),
 ) -> dict[str, Any]:
     """`concurrency` workers spread round-robin over `urls`; `rate` paces them (cycles/s).
 
     Cycles/s counts the cycles that started after the warm-up and ended within the window.
+    CPU per cycle (of `server_pids`) is steadier than cycles/s on a busy shared machine.
     """
     if concurrency > len(colony.executor_keys):
         raise ValueError("the colony has fewer executors than workers")
@@ -133,7 +139,9 @@ async def run_cycles(
         )
         for i in range(concurrency)
     ]
+    cpu_before = sum(cpu_seconds(pid) for pid in server_pids)
     await asyncio.gather(*workers)
+    cpu = sum(cpu_seconds(pid) for pid in server_pids) - cpu_before
     return {
         "concurrency": concurrency,
         "target_rate": rate,
@@ -143,9 +151,21 @@ async def run_cycles(
         "assign_ms": summary_ms(samples.assign),
         "submit_ms": summary_ms(samples.submit),
         "close_ms": summary_ms(samples.close),
+        "server_cpu_us_per_cycle": cpu / samples.all_cycles * 1e6
+        if server_pids and samples.all_cycles
+        else None,
         "errors": samples.errors,
         "last_error": samples.last_error,
     }
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def drain_jobs(

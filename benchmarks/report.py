@@ -127,13 +127,24 @@ def _cycle_rows(results: Results) -> list[list[str]]:
                     _fmt(a["p50"], 2),
                     _fmt(a["p95"], 2),
                     _fmt(a["p99"], 2),
+                    _fmt(run.get("server_cpu_us_per_cycle"), 0),
                     str(run["errors"]),
                 ]
             )
     return rows
 
 
-CYCLE_HEAD = ["topology", "workers", "load", "cycles/s", "assign p50 ms", "p95", "p99", "errors"]
+CYCLE_HEAD = [
+    "topology",
+    "workers",
+    "load",
+    "cycles/s",
+    "assign p50 ms",
+    "p95",
+    "p99",
+    "replica CPU µs/cycle",
+    "errors",
+]
 DEPTH_HEAD = ["waiting processes", "assigns", "assign p50 ms", "p95", "p99", "load s"]
 PEER_HEAD = ["concurrency", "jobs", "system", "jobs/s", "colonies_ha ÷ system"]
 TARGET_HEAD = ["target", "goal", "measured", "met"]

@@ -61,8 +61,8 @@ FULL = Plan(
     "full",
     concurrencies=(1, 8, 32, 64),
     cluster_concurrencies=(1, 8, 32, 64),
-    duration=6.0,
-    warmup=1.5,
+    duration=10.0,
+    warmup=2.0,
     depths=(1_000, 10_000, 100_000, 1_000_000),
     depth_assigns=300,
     failover_runs=20,
@@ -151,7 +151,14 @@ class Runner:
     # -- measurements
 
     async def _sweep(
-        self, session: Any, urls: list[str], colony: Any, concurrencies: tuple[int, ...], label: str
+        self,
+        session: Any,
+        urls: list[str],
+        colony: Any,
+        concurrencies: tuple[int, ...],
+        label: str,
+        *,
+        pids: tuple[int, ...] = (),
     ) -> dict[str, Any]:
         runs = []
         for c in concurrencies:
@@ -164,6 +171,7 @@ class Runner:
                     c,
                     duration=self.plan.duration,
                     warmup=self.plan.warmup,
+                    server_pids=pids,
                 )
             )
             self.step(f"{label}: {c} workers", 1)
@@ -177,6 +185,7 @@ class Runner:
             duration=self.plan.duration,
             warmup=self.plan.warmup,
             rate=peak["cycles_per_s"] / 2,
+            server_pids=pids,
         )
         self.step(f"{label}: half of peak load", 1)
         return {
@@ -198,8 +207,14 @@ class Runner:
             colony = await make_colony(
                 session, server.url, server.server_prvkey, max(self.plan.concurrencies)
             )
+            assert server.process is not None
             self.results["single"] = await self._sweep(
-                session, [server.url], colony, self.plan.concurrencies, "1 replica"
+                session,
+                [server.url],
+                colony,
+                self.plan.concurrencies,
+                "1 replica",
+                pids=(server.process.pid,),
             )
         finally:
             server.stop()
@@ -224,8 +239,10 @@ class Runner:
         )
         # Workers round-robin over all replicas: two thirds of the assigns are forwarded.
         urls = [r.url for r in cluster.replicas]
+        # CPU per cycle is that of the three replicas together.
+        pids = tuple(r.process.pid for r in cluster.replicas if r.process is not None)
         part = await self._sweep(
-            session, urls, colony, self.plan.cluster_concurrencies, "3 replicas"
+            session, urls, colony, self.plan.cluster_concurrencies, "3 replicas", pids=pids
         )
         part["leader"] = leader.name
         part["forwarded_share"] = 2 / 3
@@ -299,7 +316,7 @@ class Runner:
 def _git_commit() -> str:
     try:
         out = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
+            ["git", "describe", "--always", "--dirty"],
             capture_output=True,
             text=True,
             check=True,

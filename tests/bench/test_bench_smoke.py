@@ -15,9 +15,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_smoke_run_writes_well_formed_results(tmp_path: Path) -> None:
+    command = ["-m", "benchmarks.run", "--smoke", "--only", "single,depth", "--out", str(tmp_path)]
     done = subprocess.run(
-        [sys.executable, "-m", "benchmarks.run", "--smoke", "--only", "single,depth"]
-        + ["--out", str(tmp_path)],
+        [sys.executable, *command],
+        check=False,
         cwd=ROOT,
         capture_output=True,
         text=True,
