@@ -61,6 +61,10 @@ class Forwarder:
     def __init__(self, ctx: Context) -> None:
         self._ctx = ctx
         self._session: aiohttp.ClientSession | None = None
+        # (leader address, its epoch) as last read from the database.  A stale value only
+        # costs a refusal by the leader (it serves one epoch) and a fresh read, so the read
+        # is not repeated for every relay.
+        self._known_epoch: tuple[str | None, int] | None = None
 
     async def close(self) -> None:
         if self._session is not None:
@@ -85,12 +89,13 @@ class Forwarder:
                 return None
             if url is None:
                 break
-            epoch = int((await self._ctx.db.leader_row())["epoch"])
+            epoch = await self._leader_epoch()
             outcome = await self._attempt(url, req.raw, Relay(epoch, receipt), wait_seconds)
             if isinstance(outcome, web.Response):
                 self._count("relayed")
                 return outcome
             self._count("retried")
+            self._known_epoch = None
             last_problem = outcome.problem
             log.info("relay to %s failed: %s", url, outcome.problem)
             if outcome.uncertain:
@@ -107,6 +112,14 @@ class Forwarder:
             await asyncio.sleep(RETRY_PAUSE)
         self._count("failed")
         raise NotLeader(f"no leader could take the request: {last_problem}")
+
+    async def _leader_epoch(self) -> int:
+        leader = self._ctx.leadership.leader_address()
+        known = self._known_epoch
+        if known is None or known[0] != leader:
+            known = (leader, int((await self._ctx.db.leader_row())["epoch"]))
+            self._known_epoch = known
+        return known[1]
 
     def _count(self, outcome: str) -> None:
         self._ctx.metrics.forwarded.labels(outcome).inc()

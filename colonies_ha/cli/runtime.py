@@ -4,10 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, TypeVar
+
+import uvloop
 
 from colonies_ha.config import ServerConfig
 from colonies_ha.replica import Replica
+
+T = TypeVar("T")
+
+
+def run_replica_loop(main: Coroutine[Any, Any, T]) -> T:
+    """Run a replica's event loop on uvloop: measured 9-12 % less CPU per signed cycle
+    (benchmarks/README.md); PySyncObj, aiohttp and psycopg all run on it unchanged."""
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(main)
 
 
 async def run_until_signalled(

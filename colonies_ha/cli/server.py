@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 from urllib.parse import quote
 
 import click
 
-from colonies_ha.cli.runtime import run_until_signalled
+from colonies_ha.cli.runtime import run_replica_loop, run_until_signalled
 from colonies_ha.cli.statefulset import (
     membership_from_options,
     pop_statefulset_options,
@@ -42,7 +41,7 @@ def run_server(config: ServerConfig) -> None:
         check_config(config)
     except ConfigError as error:
         raise click.UsageError(str(error)) from error
-    asyncio.run(run_until_signalled(config))
+    run_replica_loop(run_until_signalled(config))
 
 
 def replica_options(command: click.Command) -> click.Command:
