@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install dev test lint format bench bench-quick clean
+.PHONY: install dev test lint format bench bench-quick clean dashboard-assets
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -m venv $(VENV) 2>/dev/null || { \
@@ -43,6 +43,12 @@ bench: $(BENCH_STAMP)
 
 bench-quick: $(BENCH_STAMP)
 	$(BIN)/python -m benchmarks.run --quick $(ARGS)
+
+# Re-vendor the dashboard's signing libraries (@noble/secp256k1, @noble/hashes) from the
+# versions pinned in dashboard/package-lock.json; the result is committed, so `make install`
+# needs no npm.
+dashboard-assets:
+	cd dashboard && npm ci --no-audit --no-fund && node vendor.mjs
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

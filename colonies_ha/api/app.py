@@ -18,6 +18,7 @@ from colonies_ha.api import (  # noqa: F401
     handlers_schedules,
     handlers_workflows,
 )
+from colonies_ha.api.dashboard import add_dashboard
 from colonies_ha.api.dispatch import ROUTES, Route
 from colonies_ha.api.forward import Forwarder, relay_of
 from colonies_ha.api.local import add_local_routes
@@ -142,5 +143,6 @@ def build_app(ctx: Context, *, max_body_bytes: int) -> web.Application:
     app.router.add_get("/ready", handle_ready)
     add_pubsub(app, ctx)
     add_metrics(app, ctx)
+    add_dashboard(app)  # static page; it signs in the browser
     add_local_routes(app, ctx)  # loopback only: the preStop hook's handover
     return app
