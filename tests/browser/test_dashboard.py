@@ -132,3 +132,31 @@ async def test_diamond_workflow_dag_shows_live_node_states(page: Page, colony: C
     await expect(page.locator("#workflow-state")).to_have_text("successful")
     await still_same_document(page)
     await page.screenshot(path=screenshot_path("dashboard-workflow-done.png"), full_page=True)
+
+
+async def test_keys_decide_what_the_dashboard_shows(page: Page, colony: ColonyEnv) -> None:
+    server = colony.server
+    await page.goto(f"{server.url}/")  # redirects to /dashboard/
+    await page.fill("#login-key", "ab" * 32)  # a key nobody registered
+    await page.click("#login-submit")
+    await expect(page.locator("#login-error")).to_contain_text("not the server owner's key")
+
+    await page.fill("#login-key", server.server_prvkey)
+    await page.click("#login-submit")
+    await expect(page.locator("#colonies")).to_contain_text(colony.colonyid)
+    await page.click("nav >> text=Cluster")
+    await expect(page.locator("#cluster tbody tr")).to_have_count(1)
+    await page.click("#logout")
+
+    await page.fill("#login-key", colony.colony_prvkey)
+    await page.fill("#login-colony", colony.colonyid)
+    await page.click("#login-submit")
+    await expect(page.locator("#live-status")).to_contain_text("refreshing every")
+    await page.click("nav >> text=Executors")
+    await expect(page.locator("#executors tbody tr")).to_have_count(1)
+    await page.click("nav >> text=Cluster")
+    await expect(page.locator("#cluster-needs-server-key")).to_be_visible()
+    # Only executors may read a single process: the server's refusal is shown as it is.
+    process = await colony.executor.submit(colony.spec())
+    await page.goto(f"{server.url}/dashboard/#/process/{process['processid']}")
+    await expect(page.locator(".error-box")).to_contain_text("is not an executor of colony")

@@ -73,8 +73,9 @@ function logout() {
   sessionStorage.removeItem(COLONY_STORE);
   stopFeed();
   session = null;
-  window.location.hash = '#/';
-  route();
+  // Changing the hash routes by itself; routing twice would swap the login form under the user.
+  if (window.location.hash.replace(/^#\/?/, '') !== '') window.location.hash = '#/';
+  else route();
 }
 
 function loginPage(message = '') {
