@@ -8,8 +8,11 @@ built by the SDK itself.
 
 from __future__ import annotations
 
+import importlib.util
+import subprocess
 import sys
 import types
+from pathlib import Path
 
 from colonies_ha.protocol import crypto as ours
 
@@ -41,3 +44,62 @@ Colonies = pycolonies.Colonies
 ColoniesError = pycolonies.ColoniesError
 Workflow = pycolonies.Workflow
 func_spec = pycolonies.create_func_spec
+
+
+# --- Every release the protocol reference names (1.0.2 … 1.0.10), side by side -------------
+#
+# One environment can hold one version of a package, so the matrix installs each release
+# from PyPI into a folder of its own inside the virtualenv (once; later runs reuse it) and
+# loads its single module under a name of its own.  Each still imports `crypto`, i.e. the
+# shim above.
+
+SDK_VERSIONS = tuple(f"1.0.{patch}" for patch in range(2, 11))
+SDK_ROOT = Path(sys.prefix) / "pycolonies-sdks"
+
+
+def sdk_dir(release: str) -> Path:
+    return SDK_ROOT / release
+
+
+def install_sdks(releases: tuple[str, ...] = SDK_VERSIONS) -> None:
+    """`pip install --no-deps --target` each missing release, in parallel; fail loudly."""
+    missing = [r for r in releases if not (sdk_dir(r) / "pycolonies.py").exists()]
+    pips = {
+        release: subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "install",
+                "-q",
+                "--no-deps",
+                "--disable-pip-version-check",
+                "--target",
+                str(sdk_dir(release)),
+                f"pycolonies=={release}",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        for release in missing
+    }
+    failures = []
+    for release, pip in pips.items():
+        output, _ = pip.communicate(timeout=300)
+        if pip.returncode != 0:
+            failures.append(f"pycolonies=={release}: {output.decode(errors='replace').strip()}")
+    if failures:
+        raise RuntimeError("could not install pycolonies from PyPI:\n" + "\n".join(failures))
+
+
+def load_sdk(release: str) -> types.ModuleType:
+    """The unmodified `pycolonies.py` of one release, as module `pycolonies_1_0_N`."""
+    name = "pycolonies_" + release.replace(".", "_")
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, sdk_dir(release) / "pycolonies.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module

@@ -1,37 +1,70 @@
-"""The official pycolonies 1.0.2 SDK, unmodified, against a colonies-ha replica."""
+"""The official pycolonies SDK, unmodified, against a colonies-ha replica.
+
+Every release the protocol reference names (1.0.2 … 1.0.10) runs the same script: the
+releases differ in helper names (`create_func_spec` → `func_spec`), in `add_function`'s
+arguments and in the null `kwargs`/`fs` fields their specs carry, and all must work.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import inspect
+import types
 from importlib.metadata import version
+from typing import Any
 
 import pytest
 
 from colonies_ha.protocol.crypto import generate_private_key, id_of_private_key
 from tests.helpers import ServerEnv
-from tests.pycolonies_sdk import Colonies, ColoniesError, func_spec
+from tests.pycolonies_sdk import SDK_VERSIONS, install_sdks, load_sdk
 
 
-def test_the_real_sdk_is_installed() -> None:
+def test_the_pinned_sdk_is_installed() -> None:
     assert version("pycolonies") == "1.0.2"
 
 
-async def test_sdk_full_lifecycle(server: ServerEnv) -> None:
-    host, port = "127.0.0.1", server.replica.port
-    result = await asyncio.to_thread(sdk_session, host, port, server.server_prvkey)
-    assert result["closed"]["state"] == Colonies.SUCCESSFUL
+@pytest.fixture(scope="session")
+def sdk_releases() -> None:
+    install_sdks(SDK_VERSIONS)
+
+
+@pytest.mark.parametrize("release", SDK_VERSIONS)
+async def test_sdk_release_full_lifecycle(
+    sdk_releases: None, server: ServerEnv, release: str
+) -> None:
+    sdk = load_sdk(release)
+    result = await asyncio.to_thread(
+        sdk_session, sdk, "127.0.0.1", server.replica.port, server.server_prvkey
+    )
+    assert result["closed"]["state"] == sdk.Colonies.SUCCESSFUL
     assert result["closed"]["out"] == ["done"]
+    assert result["waited"]["processid"] == result["closed"]["processid"]
+    assert result["child_input"] == ["from-parent"]
+    assert result["graph_state"] == sdk.Colonies.SUCCESSFUL
 
 
-def sdk_session(host: str, port: int, server_prvkey: str) -> dict:
+def make_spec(sdk: types.ModuleType, *args: Any, **kwargs: Any) -> dict[str, Any]:
+    """1.0.2 calls the helper `create_func_spec`; later releases `func_spec`."""
+    helper = getattr(sdk, "func_spec", None) or sdk.create_func_spec
+    return helper(*args, **kwargs)
+
+
+def add_function(client: Any, executorid: str, colonyid: str, prvkey: str) -> dict[str, Any]:
+    """Up to 1.0.5 `add_function` also sends `args` and `desc`."""
+    if "desc" in inspect.signature(client.add_function).parameters:
+        return client.add_function(executorid, colonyid, "echo", ["x"], "echoes", prvkey)
+    return client.add_function(executorid, colonyid, "echo", prvkey)
+
+
+def sdk_session(sdk: types.ModuleType, host: str, port: int, server_prvkey: str) -> dict:
     """A plain synchronous script, as an SDK user would write it."""
-    sdk = Colonies(host, port)
+    client = sdk.Colonies(host, port)
     colony_prvkey = generate_private_key()
     colonyid = id_of_private_key(colony_prvkey)
-    assert sdk.add_colony({"colonyid": colonyid, "name": "sdk"}, server_prvkey)["colonyid"] == (
-        colonyid
-    )
-    assert colonyid in [c["colonyid"] for c in sdk.list_colonies(server_prvkey)]
+    added = client.add_colony({"colonyid": colonyid, "name": "sdk"}, server_prvkey)
+    assert added["colonyid"] == colonyid
+    assert colonyid in [c["colonyid"] for c in client.list_colonies(server_prvkey)]
 
     executor_prvkey, other_prvkey = generate_private_key(), generate_private_key()
     for key, name in ((executor_prvkey, "sdk-exec"), (other_prvkey, "sdk-other")):
@@ -41,20 +74,17 @@ def sdk_session(host: str, port: int, server_prvkey: str) -> dict:
             "executorname": name,
             "colonyid": colonyid,
         }
-        assert sdk.add_executor(executor, colony_prvkey)["state"] == 0
-        sdk.approve_executor(id_of_private_key(key), colony_prvkey)
-    assert len(sdk.list_executors(colonyid, colony_prvkey)) == 2
+        assert client.add_executor(executor, colony_prvkey)["state"] == 0
+        client.approve_executor(id_of_private_key(key), colony_prvkey)
+    assert len(client.list_executors(colonyid, colony_prvkey)) == 2
 
-    fn = sdk.add_function(
-        id_of_private_key(executor_prvkey), colonyid, "echo", ["x"], "echoes", executor_prvkey
-    )
-    assert fn["funcname"] == "echo"
-    assert (
-        sdk.get_functions_by_colony(colonyid, executor_prvkey)[0]["functionid"]
-        == (fn["functionid"])
-    )
+    function = add_function(client, id_of_private_key(executor_prvkey), colonyid, executor_prvkey)
+    assert function["funcname"] == "echo"
+    functions = client.get_functions_by_colony(colonyid, executor_prvkey)
+    assert [f["functionid"] for f in functions] == [function["functionid"]]
 
-    spec = func_spec(
+    spec = make_spec(
+        sdk,
         "echo",
         ["hello"],
         colonyid,
@@ -64,24 +94,50 @@ def sdk_session(host: str, port: int, server_prvkey: str) -> dict:
         maxretries=3,
         maxwaittime=100,
     )
-    submitted = sdk.submit(spec, executor_prvkey)
-    assert submitted["state"] == Colonies.WAITING
-    listed = sdk.list_processes(colonyid, 10, Colonies.WAITING, executor_prvkey)
+    submitted = client.submit(spec, executor_prvkey)
+    assert submitted["state"] == sdk.Colonies.WAITING
+    listed = client.list_processes(colonyid, 10, sdk.Colonies.WAITING, executor_prvkey)
     assert [p["processid"] for p in listed] == [submitted["processid"]]
 
-    assigned = sdk.assign(colonyid, 5, executor_prvkey)
+    assigned = client.assign(colonyid, 5, executor_prvkey)
     assert assigned["processid"] == submitted["processid"]
-    attribute = sdk.add_attribute(assigned["processid"], "result", "ok", executor_prvkey)
-    assert sdk.get_attribute(attribute["attributeid"], executor_prvkey)["value"] == "ok"
+    attribute = client.add_attribute(assigned["processid"], "result", "ok", executor_prvkey)
+    assert client.get_attribute(attribute["attributeid"], executor_prvkey)["value"] == "ok"
 
-    with pytest.raises(ColoniesError):  # another executor may not close it
-        sdk.fail(assigned["processid"], ["not mine"], other_prvkey)
+    with pytest.raises(sdk.ColoniesError):  # another executor may not close it
+        client.fail(assigned["processid"], ["not mine"], other_prvkey)
 
-    sdk.close(assigned["processid"], ["done"], executor_prvkey)
-    closed = sdk.get_process(assigned["processid"], executor_prvkey)
-    stats = sdk.stats(colonyid, colony_prvkey)
-    assert stats["successfulprocesses"] == 1
+    client.close(assigned["processid"], ["done"], executor_prvkey)
+    closed = client.get_process(assigned["processid"], executor_prvkey)
+    waited = client.wait(closed, 5, executor_prvkey)  # /pubsub: already successful → at once
+    assert client.stats(colonyid, colony_prvkey)["successfulprocesses"] == 1
 
-    with pytest.raises(ColoniesError):  # nothing left: 404 after the wait
-        sdk.assign(colonyid, 1, executor_prvkey)
-    return {"closed": closed}
+    with pytest.raises(sdk.ColoniesError):  # nothing left: 404 after the wait
+        client.assign(colonyid, 1, executor_prvkey)
+
+    child_input, graph_state = run_two_step_workflow(sdk, client, colonyid, executor_prvkey)
+    return {
+        "closed": closed,
+        "waited": waited,
+        "child_input": child_input,
+        "graph_state": graph_state,
+    }
+
+
+def run_two_step_workflow(
+    sdk: types.ModuleType, client: Any, colonyid: str, prvkey: str
+) -> tuple[list[Any], int]:
+    """parent → child through the SDK's `Workflow`; the child's `in` is the parent's `out`."""
+    workflow = sdk.Workflow(colonyid)
+    for nodename, dependencies in (("parent", []), ("child", ["parent"])):
+        spec = make_spec(sdk, "echo", [], colonyid, "sdk-worker", 0, 10, 3, 100)
+        workflow.add(spec, nodename, dependencies)
+    graph = client.submit(workflow, prvkey)
+    parent = client.assign(colonyid, 5, prvkey)
+    assert parent["spec"]["nodename"] == "parent"
+    client.close(parent["processid"], ["from-parent"], prvkey)
+    child = client.assign(colonyid, 5, prvkey)
+    assert child["spec"]["nodename"] == "child"
+    client.close(child["processid"], ["from-child"], prvkey)
+    finished = client.get_processgraph(graph["processgraphid"], prvkey)
+    return child["in"], finished["state"]
