@@ -14,11 +14,12 @@ import contextlib
 import logging
 from collections.abc import Coroutine
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from colonies_ha.cluster.events import SAFETY_RECHECK_SECONDS
+from colonies_ha.cluster.events import RESYNC_SINCE, SAFETY_RECHECK_SECONDS
 from colonies_ha.domain.errors import BadRequest, ColoniesError
 from colonies_ha.domain.states import ProcessState
 from colonies_ha.domain.validation import get_int, get_state, get_str, optional_id, require_id
@@ -41,6 +42,7 @@ FIRST_FRAME_SECONDS = 30.0  # a client that connects but never subscribes is dro
 MAX_FRAME_BYTES = 64 * 1024
 CLOSE_SECONDS = 5.0  # how long a close waits for the client's close frame
 HEARTBEAT_SECONDS = 30.0  # pings find clients that vanished without closing the TCP connection
+RESYNC_LIMIT = 10_000  # processes a stream re-sends after its replica's listener reconnects
 FINISHED = frozenset({ProcessState.SUCCESSFUL, ProcessState.FAILED})
 
 
@@ -198,11 +200,13 @@ async def _watch_process(
 
 
 async def _next_change(events: Events, processid: str) -> None:
-    """An event about the process, or a second without one (the safety re-check)."""
+    """An event about the process, a resync, or a second without either (the re-check)."""
     with contextlib.suppress(TimeoutError):
         async with asyncio.timeout(SAFETY_RECHECK_SECONDS):
-            while (await events.get())["processid"] != processid:
-                pass
+            while True:
+                event = await events.get()
+                if RESYNC_SINCE in event or event["processid"] == processid:
+                    return
 
 
 async def _stream(
@@ -211,17 +215,50 @@ async def _stream(
     """Push every process of the colony that reaches the state; runs until cancelled.
 
     The pushed object is re-read, so it is the process as it is now (it may have moved on).
-    An empty executortype matches every type.  A stream has no DB safety net: a change
-    made while this replica's listener reconnects is not pushed.
+    An empty executortype matches every type.  After this replica's NOTIFY listener
+    reconnects, the processes that reached the state since it was last known alive are
+    pushed again: a change made in the gap arrives late, never not at all, and one made just
+    before it may arrive twice (at least once).
     """
     while True:
         event = await events.get()
+        if RESYNC_SINCE in event:
+            for row in await _changed_since(ctx, sub, colonyid, event[RESYNC_SINCE]):
+                await _push(ws, row)
+            continue
         if not _matches(event, sub, colonyid):
             continue
         async with ctx.db.connection() as conn:
             row = await repo.get_process(conn, event["processid"])
         if row is not None:
-            await ws.send_str(encode_reply(SUBSCRIBE_PROCESSES, process_json(row)).decode())
+            await _push(ws, row)
+
+
+async def _push(ws: web.WebSocketResponse, row: Json) -> None:
+    await ws.send_str(encode_reply(SUBSCRIBE_PROCESSES, process_json(row)).decode())
+
+
+async def _changed_since(
+    ctx: Context, sub: Subscription, colonyid: str, since: datetime
+) -> list[Json]:
+    async with ctx.db.connection() as conn:
+        rows = await repo.processes_changed_since(
+            conn,
+            colonyid,
+            state=sub.state,
+            executortype=sub.executortype,
+            since=since,
+            limit=RESYNC_LIMIT,
+        )
+    if len(rows) == RESYNC_LIMIT:
+        log.warning(
+            "a /pubsub stream of colony %s re-sends only the first %d processes that reached "
+            "state %d while the NOTIFY listener was away",
+            colonyid,
+            RESYNC_LIMIT,
+            sub.state,
+        )
+    return rows
 
 
 def _matches(event: Json, sub: Subscription, colonyid: str) -> bool:

@@ -2,8 +2,11 @@
 
 Every transaction that changes a process state sends a NOTIFY, which Postgres delivers
 at commit to every replica's listener.  Long-polling assigns and WebSocket subscribers
-wait here; because waiters also re-check about every second, a lost listener
-connection delays a wake-up but never loses work.
+wait here.  A NOTIFY sent while the listener is disconnected is gone, so nothing relies on
+one alone: waiters for one process or for work re-check about every second, and after a
+reconnect every subscriber gets a *resync* event naming the database time since which it
+may have missed changes (the listener proves it is alive with a query every few seconds,
+so that time is known), and streams re-read what changed since then.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import contextlib
 import json
 import logging
 from collections.abc import Iterable
+from datetime import datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -24,6 +28,13 @@ log = logging.getLogger(__name__)
 
 CHANNEL = "colonies_ha"
 SAFETY_RECHECK_SECONDS = 1.0
+LISTENER_NAME = "colonies-ha-listener"  # application_name: easy to find in pg_stat_activity
+HEARTBEAT_SECONDS = 5.0  # an idle listener runs a query this often to prove it is alive
+HEARTBEAT_TIMEOUT_SECONDS = 5.0
+# How far before the last proof of life a resync looks: longer than a transaction runs
+# between its now() (what it stamps on rows) and its commit (when its NOTIFY is sent).
+RESYNC_MARGIN = timedelta(seconds=10)
+RESYNC_SINCE = "resync_since"  # the key of a resync event; it has no process fields
 
 
 def event_of(row: dict[str, Any]) -> dict[str, Any]:
@@ -64,21 +75,30 @@ class EventHub:
 
     async def _listen_forever(self) -> None:
         backoff = 0.1
+        alive_at: datetime | None = None  # DB time up to which every NOTIFY was received
         while True:
             try:
                 async with await psycopg.AsyncConnection.connect(
-                    self._url, autocommit=True
+                    self._url, autocommit=True, application_name=LISTENER_NAME
                 ) as conn:
                     await conn.execute(f"LISTEN {CHANNEL}")
+                    listening_since = await _db_now(conn)
                     self._listening.set()
                     backoff = 0.1
                     self._wake_everyone()  # anything may have changed while we were away
-                    async for note in conn.notifies():
-                        self._dispatch(json.loads(note.payload))
+                    if alive_at is not None:
+                        self._resync(alive_at - RESYNC_MARGIN)
+                    alive_at = listening_since
+                    while True:
+                        async for note in conn.notifies(timeout=HEARTBEAT_SECONDS):
+                            self._dispatch(json.loads(note.payload))
+                        # NOTIFYs arriving meanwhile wait in psycopg's backlog for the
+                        # next notifies(); the query's time bounds what was received.
+                        alive_at = await asyncio.wait_for(_db_now(conn), HEARTBEAT_TIMEOUT_SECONDS)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                log.warning("NOTIFY listener lost its connection (%s); reconnecting", exc)
+                log.warning("NOTIFY listener lost its connection (%r); reconnecting", exc)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 2.0)
 
@@ -88,6 +108,11 @@ class EventHub:
             signal.set()
         for queue in self._subscribers:
             queue.put_nowait(event)
+
+    def _resync(self, since: datetime) -> None:
+        log.info("NOTIFY listener is back; subscribers re-read changes since %s", since)
+        for queue in self._subscribers:
+            queue.put_nowait({RESYNC_SINCE: since})
 
     def _wake_everyone(self) -> None:
         signals, self._colony_signals = self._colony_signals, {}
@@ -109,3 +134,11 @@ class EventHub:
             yield queue
         finally:
             self._subscribers.discard(queue)
+
+
+async def _db_now(conn: psycopg.AsyncConnection[Any]) -> datetime:
+    """The database's clock: row stamps and resync times must come from one clock."""
+    cur = await conn.execute(Q["db_now"])
+    row = await cur.fetchone()
+    assert row is not None
+    return row[0]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from psycopg.types.json import Jsonb
@@ -67,3 +68,16 @@ async def insert_attribute(conn: Conn, row: Row) -> Row:
     result = await one(conn, "insert_attribute", row)
     assert result is not None
     return result
+
+
+async def processes_changed_since(
+    conn: Conn, colonyid: str, *, state: int, executortype: str, since: datetime, limit: int
+) -> list[Row]:
+    params = {
+        "colonyid": colonyid,
+        "state": state,
+        "executortype": executortype,
+        "since": since,
+        "limit": limit,
+    }
+    return await all_rows(conn, "processes_changed_since", params)

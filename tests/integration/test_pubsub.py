@@ -5,14 +5,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
+from urllib.parse import urlparse
 
 import aiohttp
+import psycopg
 import pytest
+from psycopg import sql
 
 from colonies_ha.client import ColoniesClient
+from colonies_ha.cluster.events import LISTENER_NAME
 from colonies_ha.domain.errors import ColoniesError
+from colonies_ha.embedded_pg import EmbeddedPostgres
 from colonies_ha.protocol.crypto import generate_private_key
 from colonies_ha.protocol.envelope import decode_reply
 from colonies_ha.replica import Replica
@@ -210,3 +215,57 @@ async def test_stopping_the_server_closes_subscriptions(colony: ColonyEnv) -> No
     finally:
         for client in second.clients:
             await client.aclose()
+
+
+async def test_a_stream_gets_what_changed_while_the_listener_was_away(
+    colony: ColonyEnv, postgres: EmbeddedPostgres, database_url: str
+) -> None:
+    """The replica's LISTEN connection is killed and kept out (the database refuses new
+    connections) while a process is submitted through the pool's open connections: its
+    NOTIFY reaches nobody.  Once the listener is back, the stream still gets the process."""
+    replica = colony.server.replica
+    stream = colony.executor.subscribe_processes(colony.executortype, 0, 60)
+    streamed = asyncio.create_task(first(stream))
+    await until(lambda: subscribers(replica) == 1)
+    dbname = urlparse(database_url).path.lstrip("/")
+    admin = await psycopg.AsyncConnection.connect(postgres.dsn, autocommit=True)
+    async with admin:
+        await admin.execute(
+            sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS false").format(sql.Identifier(dbname))
+        )
+        try:
+            await admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = %s AND application_name = %s",
+                (dbname, LISTENER_NAME),
+            )
+            await until_async(lambda: listeners(admin, dbname), lambda n: n == 0)
+            submitted = await colony.executor.submit(colony.spec())
+            assert not streamed.done()  # no listener: nothing can have told the stream
+        finally:
+            await admin.execute(
+                sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS true").format(sql.Identifier(dbname))
+            )
+    got = await asyncio.wait_for(streamed, 15)
+    assert got is not None
+    assert got["processid"] == submitted["processid"] and got["state"] == 0
+
+
+async def listeners(admin: psycopg.AsyncConnection[Any], dbname: str) -> int:
+    cur = await admin.execute(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND application_name = %s",
+        (dbname, LISTENER_NAME),
+    )
+    row = await cur.fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+async def until_async(
+    probe: Callable[[], Awaitable[int]], done: Callable[[int], bool], within: float = 10.0
+) -> None:
+    async with asyncio.timeout(within):
+        while True:
+            if done(await probe()):
+                return
+            await asyncio.sleep(0.02)
