@@ -6,6 +6,7 @@ a dashboard asset left out of the package data would only show up in a running p
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -14,7 +15,20 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 
 
+def tracked_files(*paths: str) -> list[str]:
+    listing = subprocess.run(
+        ["git", "ls-files", *paths], cwd=REPO, check=True, capture_output=True, text=True
+    )
+    return listing.stdout.split()
+
+
 def test_the_wheel_holds_every_tracked_package_file(tmp_path: Path) -> None:
+    # Built from a copy of the tracked files alone: a stale egg-info or build/ folder in the
+    # working tree would otherwise fill in what the package data leaves out.
+    source, wheels = tmp_path / "src", tmp_path / "wheels"
+    for name in tracked_files("pyproject.toml", "README.md", "colonies_ha"):
+        (source / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(REPO / name, source / name)
     subprocess.run(
         [
             sys.executable,
@@ -24,17 +38,14 @@ def test_the_wheel_holds_every_tracked_package_file(tmp_path: Path) -> None:
             "-q",
             "--no-deps",
             "--wheel-dir",
-            str(tmp_path),
-            str(REPO),
+            str(wheels),
+            str(source),
         ],
         check=True,
         capture_output=True,
     )
-    [wheel] = tmp_path.glob("colonies_ha-*.whl")
+    [wheel] = wheels.glob("colonies_ha-*.whl")
     packaged = set(zipfile.ZipFile(wheel).namelist())
-    tracked = subprocess.run(
-        ["git", "ls-files", "colonies_ha"], cwd=REPO, check=True, capture_output=True, text=True
-    ).stdout.split()
-    missing = sorted(set(tracked) - packaged)
+    missing = sorted(set(tracked_files("colonies_ha")) - packaged)
     assert missing == []
     assert any(name.endswith("migrations/0001_initial.sql") for name in packaged)
