@@ -229,12 +229,35 @@ class RaftLeadership:
             self._epoch = None
             return
         term = sync.raftCurrentTerm
-        if self._epoch is not None or self._handing_over or term == self._fenced_term:
+        if self._epoch is not None or self._handing_over:
+            return
+        if term == self._fenced_term and not await self._fenced_by_older_term(term):
             return
         epoch = await self._db.bump_epoch(self.self_address, term, self.api_url)
         if sync._isLeader() and sync.raftCurrentTerm == term:
             self._epoch = epoch
             log.info("leading: raft term %d, fencing epoch %d", term, epoch)
+
+    async def _fenced_by_older_term(self, term: int) -> bool:
+        """Whether the epoch that superseded ours in `term` was taken for an older term.
+
+        A leader of an older term that was paused between seeing itself lead and bumping
+        the epoch can bump it late, after we did.  Raft has already moved past it, so no
+        new election is coming: we take the epoch back, once, or nobody would lead until
+        the next one.  A bump for this term or a newer one stands: we wait for Raft.
+        """
+        holder = await self._db.leader_row()
+        if holder["term"] >= term:
+            return False
+        log.warning(
+            "fencing epoch %d was taken by %s for older raft term %d; taking it back in term %d",
+            holder["epoch"],
+            holder["nodeid"],
+            holder["term"],
+            term,
+        )
+        self._fenced_term = None
+        return True
 
     async def _announce(self) -> None:
         async with self._db.connection() as conn:

@@ -17,6 +17,7 @@ import psycopg
 from colonies_ha.chaos.local_cluster import Cluster, ReplicaProcess
 from colonies_ha.client import ColoniesClient, function_spec
 from colonies_ha.domain.errors import ColoniesError
+from colonies_ha.store.db import Database
 from tests.cluster.test_cluster import make_colony
 
 
@@ -239,3 +240,32 @@ async def test_a_relayed_assign_leaves_a_frozen_leader_for_its_successor(
     again = await ColoniesClient(old.url, key, session=http).assign(colonyid, 10)
     assert again["processid"] == second["processid"]
     assert (await executor.get_process(second["processid"]))["retries"] == 0
+
+
+async def test_a_late_epoch_bump_for_an_older_term_is_taken_back(
+    cluster: Cluster, http: aiohttp.ClientSession
+) -> None:
+    """An ex-leader paused between seeing itself lead and bumping the epoch bumps it after
+    the new leader did.  Raft has moved on, so no election follows: the leader of the newer
+    term must take the epoch back, or nobody would serve assigns."""
+    leader = await cluster.wait_for_agreed_leader(http)
+    _, colonyid, (key,) = await make_colony(cluster, http)
+    before = await leader_row(cluster)
+    stale = next(r for r in cluster.replicas if r is not leader)
+    db = Database(cluster.database_url)
+    await db.open()
+    try:
+        row = await db.leader_row()
+        stale_epoch = await db.bump_epoch(stale.raft_address, term=int(row["term"]) - 1)
+    finally:
+        await db.close()
+    follower = next(r for r in cluster.replicas if r not in (leader, stale))
+    client = ColoniesClient(follower.url, key, session=http)
+    submitted = await client.submit(function_spec(colonyid, "worker"))
+    assigned = await client.assign(colonyid, 10)
+    assert assigned["processid"] == submitted["processid"]
+    after = await leader_row(cluster)
+    assert after["nodeid"] == leader.raft_address
+    assert int(after["epoch"]) > stale_epoch > int(before["epoch"])  # type: ignore[call-overload]
+    assert "taking it back" in leader.log_path.read_text()
+    assert await cluster.wait_for_agreed_leader(http) is leader  # no election was needed
