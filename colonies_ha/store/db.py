@@ -75,6 +75,10 @@ async def _configure_session(conn: Conn) -> None:
             f"SET idle_in_transaction_session_timeout = '{IDLE_IN_TRANSACTION_TIMEOUT}'",
         )
     )
+    # The fencing check reads the epoch after taking the shared lock and must see the last
+    # committed bump: a snapshot taken earlier (REPEATABLE READ, should the database default
+    # to it) could show an epoch that has already moved.
+    await conn.execute("SET default_transaction_isolation = 'read committed'")
 
 
 class Database:

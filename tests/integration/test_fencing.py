@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from urllib.parse import urlparse
 
+import psycopg
 import pytest
+from psycopg import sql
 
 from colonies_ha.domain.errors import NotLeader
 from colonies_ha.store.db import Database
@@ -80,3 +83,26 @@ async def test_none_epoch_is_not_a_leader(two_handles: tuple[Database, Database]
     with pytest.raises(NotLeader):
         async with old.fenced_transaction(None):
             pass
+
+
+async def test_transactions_read_committed_whatever_the_database_default(
+    database_url: str,
+) -> None:
+    """Under REPEATABLE READ the snapshot would predate the fencing lock's wait, and the
+    epoch check could read an epoch that has already moved."""
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as admin:
+        dbname = urlparse(database_url).path.lstrip("/")
+        await admin.execute(
+            sql.SQL(
+                "ALTER DATABASE {} SET default_transaction_isolation = 'repeatable read'"
+            ).format(sql.Identifier(dbname))
+        )
+    db = Database(database_url)
+    await db.open()
+    try:
+        async with db.fenced_transaction(await db.bump_epoch("me", term=1)) as conn:
+            cur = await conn.execute("SHOW transaction_isolation")
+            row = await cur.fetchone()
+            assert row is not None and row["transaction_isolation"] == "read committed"
+    finally:
+        await db.close()
