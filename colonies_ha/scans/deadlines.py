@@ -12,7 +12,8 @@ from colonies_ha.store import repo
 async def sweep_deadlines(ctx: Context, epoch: int) -> int:
     """Fenced passes over expired processes; returns how many processes changed."""
     async with ctx.db.fenced_transaction(epoch) as conn:
-        changed = await repo.all_rows(conn, "requeue_expired_runs")
+        requeued = await repo.all_rows(conn, "requeue_expired_runs")
+        changed = list(requeued)
         changed += await repo.all_rows(
             conn, "fail_expired_runs", {"message": MAX_EXEC_TIME_EXCEEDED}
         )
@@ -21,6 +22,9 @@ async def sweep_deadlines(ctx: Context, epoch: int) -> int:
         )
         await notify_processes(conn, changed)
         expired_members = await repo.all_rows(conn, "expired_graph_members")
+    for graphid in sorted({row["processgraphid"] for row in requeued} - {""}):
+        async with ctx.db.connection() as conn:
+            await workflows.refresh_state_after(conn, graphid)
     for member in expired_members:
         changed += await _fail_graph_member(
             ctx, epoch, member["processid"], member["processgraphid"]

@@ -60,7 +60,7 @@ async def _claim(
         return None
     if row["processgraphid"]:
         async with ctx.db.connection() as conn:
-            await workflows.mark_running(conn, row["processgraphid"])
+            await workflows.refresh_state_after(conn, row["processgraphid"])
     return process_json(row)
 
 

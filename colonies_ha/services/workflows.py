@@ -126,8 +126,10 @@ async def refresh_state(conn: Conn, graphid: str) -> None:
     await repo.one(conn, "refresh_graph_state", {"processgraphid": graphid})
 
 
-async def mark_running(conn: Conn, graphid: str) -> None:
-    """After an assign committed: a separate short transaction, graph lock first."""
+async def refresh_state_after(conn: Conn, graphid: str) -> None:
+    """After an assign or a deadline requeue committed: a short transaction of its own,
+    graph lock first, so the graph's state follows its members (RUNNING, or back to
+    WAITING)."""
     async with conn.transaction():
         await repo.one(conn, "lock_processgraph", {"processgraphid": graphid})
         await refresh_state(conn, graphid)

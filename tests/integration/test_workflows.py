@@ -9,6 +9,7 @@ from colonies_ha.client import ColoniesClient
 from colonies_ha.domain.errors import ColoniesError
 from tests.helpers import ColonyEnv
 from tests.integration.test_colonies_executors import refused
+from tests.integration.test_queue_semantics import wait_until
 
 
 def diamond(colony: ColonyEnv) -> list[dict[str, Any]]:
@@ -210,3 +211,22 @@ async def test_map_reduce_fan_out_of_fifty_children(colony: ColonyEnv) -> None:
     assert len(reduced["parents"]) == 50
     final = await colony.executor.get_processgraph(graph["processgraphid"])
     assert final["state"] == 2 and len(final["processids"]) == 52
+
+
+async def test_a_requeued_member_puts_its_graph_back_to_waiting(colony: ColonyEnv) -> None:
+    """Graph state follows its members on every change, the deadline requeue included."""
+    specs = [colony.spec(nodename="only", maxexectime=1, maxretries=3)]
+    graph = await colony.executor.submit_workflow(colony.colonyid, specs)
+    graphid = graph["processgraphid"]
+    process = await colony.executor.assign(colony.colonyid, 5)
+    assert (await colony.executor.get_processgraph(graphid))["state"] == 1
+
+    async def requeued() -> bool:
+        return (await colony.executor.get_process(process["processid"]))["retries"] == 1
+
+    await wait_until(requeued)
+    assert (await colony.executor.get_processgraph(graphid))["state"] == 0
+    again = await colony.executor.assign(colony.colonyid, 5)
+    assert again["processid"] == process["processid"]
+    await colony.executor.close(again["processid"], ["ok"])
+    assert (await colony.executor.get_processgraph(graphid))["state"] == 2
