@@ -1,11 +1,13 @@
 """Leader-only requests reaching a follower go to the leader as received, byte for byte.
 
-The reply is relayed unchanged.  Each relay carries the fencing epoch the follower saw and
-a receipt naming the claim.  When the leader dies, freezes or is replaced before its reply
-arrives, the follower does not guess: it waits until the epoch has moved past the one it
-sent (from then on no claim under that epoch can commit), then looks the receipt up.  A
-claim that committed is delivered to the client; otherwise the request goes to the new
-leader.  So a relayed assign is neither lost in a dead leader nor handed out twice.
+The reply is relayed unchanged.  Each relay carries the fencing epoch the follower saw, what
+is left of the client's long poll, and a receipt naming the claim.  Every attempt of one
+client request carries the same receipt, and the leader serialises attempts on it and hands
+out a committed claim of an earlier attempt instead of claiming again.  So when a reply is
+lost (the leader died, froze, was replaced, or the connection broke) the follower simply
+asks again, the same leader or its successor: a successor's epoch bump waited for every
+transaction of the old epoch, so it sees the old claim if that committed.  A relayed assign
+is neither lost nor handed out twice.
 """
 
 from __future__ import annotations
@@ -22,8 +24,7 @@ import aiohttp
 from aiohttp import web
 
 from colonies_ha.domain.errors import BadRequest, NotLeader
-from colonies_ha.protocol.envelope import Relay, SignedRequest, encode_reply
-from colonies_ha.services import processes
+from colonies_ha.protocol.envelope import Relay, SignedRequest
 from colonies_ha.services.context import Context
 
 log = logging.getLogger(__name__)
@@ -31,6 +32,7 @@ log = logging.getLogger(__name__)
 FORWARDED_HEADER = "X-Colonies-Forwarded-By"
 EPOCH_HEADER = "X-Colonies-Fence-Epoch"
 RECEIPT_HEADER = "X-Colonies-Receipt"
+WAIT_LIMIT_HEADER = "X-Colonies-Wait-Limit"
 ELECTION_WAIT = 10.0  # how long a follower waits for a leader to appear
 REPLY_MARGIN = 5.0  # the leader's own long poll ends first; this catches a frozen leader
 RETRY_PAUSE = 0.05
@@ -42,11 +44,17 @@ def relay_of(headers: Mapping[str, str]) -> Relay | None:
     if FORWARDED_HEADER not in headers:
         return None
     try:
-        return Relay(epoch=int(headers[EPOCH_HEADER]), receipt=headers[RECEIPT_HEADER])
+        epoch, receipt = int(headers[EPOCH_HEADER]), headers[RECEIPT_HEADER]
     except (KeyError, ValueError) as exc:
         raise BadRequest(
             f"a relayed request needs integer {EPOCH_HEADER} and {RECEIPT_HEADER} headers"
         ) from exc
+    limit = headers.get(WAIT_LIMIT_HEADER)
+    try:
+        wait_limit = max(float(limit), 0.0) if limit is not None else None
+    except ValueError as exc:
+        raise BadRequest(f"{WAIT_LIMIT_HEADER} must be a number of seconds") from exc
+    return Relay(epoch=epoch, receipt=receipt, wait_limit=wait_limit)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +62,6 @@ class _Attempt:
     """How one relay ended when it produced no reply to pass on."""
 
     problem: str
-    uncertain: bool  # the leader may have committed a claim we never heard of
 
 
 class Forwarder:
@@ -80,8 +87,10 @@ class Forwarder:
     async def forward(self, req: SignedRequest, wait_seconds: float) -> web.Response | None:
         """The leader's reply, or None when this replica became the leader meanwhile."""
         leadership = self._ctx.leadership
-        deadline = time.monotonic() + ELECTION_WAIT + wait_seconds
-        receipt = uuid.uuid4().hex
+        started = time.monotonic()
+        client_deadline = started + wait_seconds  # the end of the client's long poll
+        deadline = client_deadline + ELECTION_WAIT
+        receipt = uuid.uuid4().hex  # one for every attempt of this request
         last_problem = "no leader is known"
         while time.monotonic() < deadline:
             url = await leadership.wait_for_leader_url(deadline - time.monotonic())
@@ -90,25 +99,15 @@ class Forwarder:
             if url is None:
                 break
             epoch = await self._leader_epoch()
-            outcome = await self._attempt(url, req.raw, Relay(epoch, receipt), wait_seconds)
+            wait_left = max(client_deadline - time.monotonic(), 0.0)
+            outcome = await self._attempt(url, req.raw, Relay(epoch, receipt, wait_left))
             if isinstance(outcome, web.Response):
                 self._count("relayed")
                 return outcome
             self._count("retried")
             self._known_epoch = None
             last_problem = outcome.problem
-            log.info("relay to %s failed: %s", url, outcome.problem)
-            if outcome.uncertain:
-                if not await self._wait_for_epoch_after(epoch, deadline):
-                    last_problem += "; the fencing epoch did not move, so it was not retried"
-                    break
-                claimed = await processes.claimed_by_receipt(self._ctx, receipt, req.caller_id)
-                if claimed is not None:
-                    self._count("recovered")
-                    log.info("delivered a claim the old leader committed: %s", claimed["processid"])
-                    return web.Response(
-                        body=encode_reply(req.msgtype, claimed), content_type="application/json"
-                    )
+            log.info("relay to %s failed (%s); asking again, same receipt", url, outcome.problem)
             await asyncio.sleep(RETRY_PAUSE)
         self._count("failed")
         raise NotLeader(f"no leader could take the request: {last_problem}")
@@ -124,12 +123,10 @@ class Forwarder:
     def _count(self, outcome: str) -> None:
         self._ctx.metrics.forwarded.labels(outcome).inc()
 
-    async def _attempt(
-        self, url: str, body: bytes, relay: Relay, wait_seconds: float
-    ) -> web.Response | _Attempt:
+    async def _attempt(self, url: str, body: bytes, relay: Relay) -> web.Response | _Attempt:
         """One relay, abandoned early if Raft elects someone else while it is pending."""
         leader = self._ctx.leadership.leader_address()
-        post = asyncio.create_task(self._post(url, body, relay, wait_seconds))
+        post = asyncio.create_task(self._post(url, body, relay))
         watch = asyncio.create_task(self._leader_moved_from(leader))
         try:
             await asyncio.wait({post, watch}, return_when=asyncio.FIRST_COMPLETED)
@@ -142,30 +139,30 @@ class Forwarder:
         if not post.done() or post.cancelled():
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await post
-            return _Attempt(f"{url} was replaced while the request was pending", uncertain=True)
+            return _Attempt(f"{url} was replaced while the request was pending")
         try:
             return post.result()
-        except aiohttp.ClientConnectorError as exc:  # never reached the leader
-            return _Attempt(f"{url} refused the connection ({exc.__class__.__name__})", False)
+        except aiohttp.ClientConnectorError as exc:
+            return _Attempt(f"{url} refused the connection ({exc.__class__.__name__})")
         except (aiohttp.ClientError, ConnectionError, TimeoutError) as exc:
-            return _Attempt(f"{url} did not answer ({exc.__class__.__name__})", uncertain=True)
+            return _Attempt(f"{url} did not answer ({exc.__class__.__name__})")
 
-    async def _post(
-        self, url: str, body: bytes, relay: Relay, wait_seconds: float
-    ) -> web.Response | _Attempt:
+    async def _post(self, url: str, body: bytes, relay: Relay) -> web.Response | _Attempt:
+        wait = relay.wait_limit or 0.0
         headers = {
             FORWARDED_HEADER: self._ctx.node_name,
             EPOCH_HEADER: str(relay.epoch),
             RECEIPT_HEADER: relay.receipt,
+            WAIT_LIMIT_HEADER: f"{wait:.3f}",
         }
-        timeout = aiohttp.ClientTimeout(total=wait_seconds + REPLY_MARGIN, sock_connect=2)
+        timeout = aiohttp.ClientTimeout(total=wait + REPLY_MARGIN, sock_connect=2)
         async with self._http().post(
             f"{url}/api", data=body, headers=headers, timeout=timeout
         ) as reply:
             payload = await reply.read()
         if reply.status == NotLeader.status:
             # It refused before claiming anything, or its claim failed the fence.
-            return _Attempt(f"{url} does not lead under epoch {relay.epoch}", uncertain=False)
+            return _Attempt(f"{url} does not lead under epoch {relay.epoch}")
         return web.Response(status=reply.status, body=payload, content_type="application/json")
 
     async def _leader_moved_from(self, leader: str | None) -> None:
@@ -175,11 +172,3 @@ class Forwarder:
             now = leadership.leader_address()
             if leadership.epoch is not None or (now is not None and now != leader):
                 return
-
-    async def _wait_for_epoch_after(self, epoch: int, deadline: float) -> bool:
-        """Once the epoch has moved, every transaction fenced by the old one has ended."""
-        while time.monotonic() < deadline:
-            if int((await self._ctx.db.leader_row())["epoch"]) > epoch:
-                return True
-            await asyncio.sleep(RETRY_PAUSE * 2)
-        return False

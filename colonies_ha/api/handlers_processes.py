@@ -45,8 +45,11 @@ async def assign_process(ctx: Context, req: Req) -> Any:
         raise BadRequest("assignprocessmsg needs a timeout of at least 1 second")
     async with ctx.db.connection() as conn:
         member = await auth.require_member(conn, req.caller_id, colonyid)
+    wait_seconds: float = timeout
+    if req.relay is not None and req.relay.wait_limit is not None:
+        wait_seconds = min(wait_seconds, req.relay.wait_limit)  # what the client has left
     started = time.perf_counter()
-    process = await processes.assign(ctx, member, timeout, req.relay)
+    process = await processes.assign(ctx, member, wait_seconds, req.relay)
     ctx.metrics.assign_wait_seconds.observe(time.perf_counter() - started)
     return process
 

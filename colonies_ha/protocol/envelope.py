@@ -23,11 +23,15 @@ class Relay:
     """How a follower relayed a leader-only request (replica-to-replica headers).
 
     `epoch` is the fencing epoch the follower saw: the leader serves the request only under
-    that epoch.  `receipt` names the claim, so the follower can find it if the reply is lost.
+    that epoch.  `receipt` names the claim: every attempt of one client request carries the
+    same receipt, and a leader that finds a claim under it hands that claim out again
+    instead of claiming a second process.  `wait_limit` is what is left of the client's
+    long poll, so a retried relay does not start the wait over.
     """
 
     epoch: int
     receipt: str
+    wait_limit: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

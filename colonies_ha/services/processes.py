@@ -40,18 +40,24 @@ async def _claim(
     ctx: Context, member: Member, epoch: int | None, receipt: str | None
 ) -> Json | None:
     try:
-        async with ctx.db.fenced_transaction(epoch) as conn:
-            row = await repo.one(
-                conn,
-                "assign_process",
-                {
-                    "executorid": member.executorid,
-                    "colonyid": member.colonyid,
-                    "executortype": member.executortype,
-                    "receipt": receipt,
-                },
-            )
-            # The claim statement also queued the NOTIFY.
+        async with ctx.db.fenced_transaction(epoch, serialize_on=receipt) as conn:
+            row = None
+            if receipt is not None:  # an earlier attempt of this request may have claimed
+                row = await _claim_of_receipt(conn, receipt, member.executorid)
+                if row is not None:
+                    ctx.metrics.forwarded.labels("redelivered").inc()
+            if row is None:
+                row = await repo.one(
+                    conn,
+                    "assign_process",
+                    {
+                        "executorid": member.executorid,
+                        "colonyid": member.colonyid,
+                        "executortype": member.executortype,
+                        "receipt": receipt,
+                    },
+                )
+                # The claim statement also queued the NOTIFY.
     except NotLeader:
         if epoch is not None:
             ctx.leadership.lost(epoch)
@@ -98,13 +104,11 @@ async def assign(
             await asyncio.wait_for(signal.wait(), min(remaining, SAFETY_RECHECK_SECONDS))
 
 
-async def claimed_by_receipt(ctx: Context, receipt: str, executorid: str) -> Json | None:
+async def _claim_of_receipt(conn: Conn, receipt: str, executorid: str) -> Json | None:
     """The process a relayed assign claimed, if that claim committed and still stands."""
-    async with ctx.db.connection() as conn:
-        row = await repo.one(
-            conn, "process_by_receipt", {"receipt": receipt, "executorid": executorid}
-        )
-    return process_json(row) if row is not None else None
+    return await repo.one(
+        conn, "process_by_receipt", {"receipt": receipt, "executorid": executorid}
+    )
 
 
 async def get_process(conn: Conn, processid: str) -> Json:

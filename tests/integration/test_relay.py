@@ -1,13 +1,21 @@
-"""Assigns relayed by a follower: served only under the epoch the follower saw, and named by
-a receipt so that a claim whose reply was lost can still be delivered."""
+"""Assigns relayed by a follower: served only under the epoch the follower saw, within what
+is left of the client's wait, and named by a receipt that every attempt of one request
+shares, so that an attempt whose reply was lost is answered with the same claim."""
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 import aiohttp
 
-from colonies_ha.api.forward import EPOCH_HEADER, FORWARDED_HEADER, RECEIPT_HEADER
+from colonies_ha.api.forward import (
+    EPOCH_HEADER,
+    FORWARDED_HEADER,
+    RECEIPT_HEADER,
+    WAIT_LIMIT_HEADER,
+)
 from colonies_ha.protocol.envelope import decode_reply, encode_request
-from colonies_ha.services import processes
 from tests.helpers import ColonyEnv
 
 Headers = dict[str, str]
@@ -17,9 +25,11 @@ def relay_headers(epoch: object, receipt: str = "receipt-1") -> Headers:
     return {FORWARDED_HEADER: "a-follower", EPOCH_HEADER: str(epoch), RECEIPT_HEADER: receipt}
 
 
-async def relayed_assign(colony: ColonyEnv, prvkey: str, headers: Headers) -> tuple[int, object]:
+async def relayed_assign(
+    colony: ColonyEnv, prvkey: str, headers: Headers, timeout: int = 1
+) -> tuple[int, object]:
     body = encode_request(
-        {"msgtype": "assignprocessmsg", "colonyid": colony.colonyid, "timeout": 1}, prvkey
+        {"msgtype": "assignprocessmsg", "colonyid": colony.colonyid, "timeout": timeout}, prvkey
     )
     async with (
         aiohttp.ClientSession() as http,
@@ -32,25 +42,63 @@ async def relayed_assign(colony: ColonyEnv, prvkey: str, headers: Headers) -> tu
             return reply.status, error
 
 
-async def test_a_committed_relayed_claim_can_be_found_by_its_receipt(colony: ColonyEnv) -> None:
+def processid(reply: tuple[int, object]) -> str:
+    status, process = reply
+    assert status == 200 and isinstance(process, dict), reply
+    return str(process["processid"])
+
+
+async def test_a_retried_relay_gets_the_claim_of_its_earlier_attempt(colony: ColonyEnv) -> None:
     executor = await colony.new_executor()
-    submitted = await executor.submit(colony.spec())
-    ctx = colony.server.replica.ctx
-    epoch = ctx.leadership.epoch
-    status, process = await relayed_assign(
-        colony, executor.prvkey, relay_headers(epoch, "receipt-1")
-    )
-    assert status == 200
-    assert isinstance(process, dict) and process["processid"] == submitted["processid"]
-    # The follower lost the reply: it finds the same claim, for the same executor only.
-    found = await processes.claimed_by_receipt(ctx, "receipt-1", executor.id)
-    assert found is not None and found["processid"] == submitted["processid"]
+    first = await executor.submit(colony.spec())
+    second = await executor.submit(colony.spec())
+    headers = relay_headers(colony.server.replica.ctx.leadership.epoch, "receipt-1")
+    claimed = processid(await relayed_assign(colony, executor.prvkey, headers))
+    assert claimed == first["processid"]
+    # The follower lost the reply and asks again: the same claim, nothing more claimed.
+    assert processid(await relayed_assign(colony, executor.prvkey, headers)) == claimed
+    assert (await executor.get_process(second["processid"]))["state"] == 0
+    # The receipt belongs to its executor: another executor's request claims afresh.
     other = await colony.new_executor()
-    assert await processes.claimed_by_receipt(ctx, "receipt-1", other.id) is None
-    assert await processes.claimed_by_receipt(ctx, "receipt-2", executor.id) is None
-    # Once closed, the claim is over: a late lookup delivers nothing.
-    await executor.close(submitted["processid"], ["done"])
-    assert await processes.claimed_by_receipt(ctx, "receipt-1", executor.id) is None
+    assert processid(await relayed_assign(colony, other.prvkey, headers)) == second["processid"]
+    # Once the claim is closed it is over: a late attempt claims nothing old.
+    await executor.close(claimed, ["done"])
+    status, _ = await relayed_assign(colony, executor.prvkey, headers)
+    assert status == 404
+
+
+async def test_concurrent_attempts_of_one_request_claim_one_process(colony: ColonyEnv) -> None:
+    """Both attempts long-poll on an empty queue; two processes arrive; one is claimed."""
+    executor = await colony.new_executor()
+    headers = relay_headers(colony.server.replica.ctx.leadership.epoch, "receipt-2")
+    attempts = [
+        asyncio.create_task(relayed_assign(colony, executor.prvkey, headers, timeout=10))
+        for _ in range(2)
+    ]
+    submitted = [await executor.submit(colony.spec()) for _ in range(2)]
+    claimed = {processid(reply) for reply in await asyncio.gather(*attempts)}
+    assert len(claimed) == 1
+    states = [(await executor.get_process(p["processid"]))["state"] for p in submitted]
+    assert sorted(states) == [0, 1]
+
+
+async def test_a_relay_waits_no_longer_than_the_client_has_left(colony: ColonyEnv) -> None:
+    executor = await colony.new_executor()
+    headers = relay_headers(colony.server.replica.ctx.leadership.epoch, "receipt-3")
+    headers[WAIT_LIMIT_HEADER] = "0.2"
+    started = time.monotonic()
+    status, error = await relayed_assign(colony, executor.prvkey, headers, timeout=30)
+    assert status == 404, error
+    assert time.monotonic() - started < 5  # not the message's 30 s
+
+
+async def test_a_bad_wait_limit_is_a_clear_400(colony: ColonyEnv) -> None:
+    executor = await colony.new_executor()
+    headers = relay_headers(colony.server.replica.ctx.leadership.epoch)
+    headers[WAIT_LIMIT_HEADER] = "soon"
+    status, error = await relayed_assign(colony, executor.prvkey, headers)
+    assert status == 400
+    assert WAIT_LIMIT_HEADER in str(error)
 
 
 async def test_a_relay_under_a_stale_epoch_is_refused_and_claims_nothing(

@@ -6,6 +6,11 @@
 -- new leader's epoch bump (exclusive) waits for them and none can commit after it.
 SELECT pg_advisory_xact_lock_shared(7411001);
 
+-- name: fence_lock_shared_and_key
+-- The same, plus an exclusive lock on a key of its own (two-int keys never collide with the
+-- one-bigint fencing key): relayed claims under one receipt run one after the other.
+SELECT pg_advisory_xact_lock_shared(7411001), pg_advisory_xact_lock(7411002, hashtext(%(key)s));
+
 -- name: fence_epoch
 SELECT epoch FROM leader WHERE id = 1;
 
@@ -189,7 +194,8 @@ ORDER BY statechangetime
 LIMIT %(limit)s;
 
 -- name: process_by_receipt
--- The claim a relayed assign made, if it committed and the process is still that claim's.
+-- The claim an earlier attempt of a relayed assign made, if it committed and the process is
+-- still that claim's.  Read under the receipt's lock, after any attempt in flight ended.
 SELECT p.*, process_attributes(p.processid) AS attributes FROM processes p
 WHERE assign_receipt = %(receipt)s AND state = 1 AND assignedexecutorid = %(executorid)s;
 
