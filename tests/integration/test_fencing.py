@@ -10,8 +10,10 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from colonies_ha.cluster.standalone import StandaloneLeadership
 from colonies_ha.domain.errors import NotLeader
 from colonies_ha.store.db import Database
+from tests.helpers import ColonyEnv
 
 
 @pytest.fixture
@@ -106,3 +108,29 @@ async def test_transactions_read_committed_whatever_the_database_default(
             assert row is not None and row["transaction_isolation"] == "read committed"
     finally:
         await db.close()
+
+
+async def test_a_standalone_replica_fenced_by_another_server_leads_again(
+    colony: ColonyEnv, database_url: str
+) -> None:
+    """A second standalone server on the same database (a misconfiguration) takes the epoch;
+    once this replica's fenced work finds out, it stops leading, then claims the epoch back
+    instead of never assigning again."""
+    leadership = colony.server.replica.ctx.leadership
+    assert isinstance(leadership, StandaloneLeadership)
+    leadership.retake_after = 0.5
+    intruder = Database(database_url)
+    await intruder.open()
+    try:
+        intruder_epoch = await intruder.bump_epoch("intruder", term=0)
+    finally:
+        await intruder.close()
+    async with asyncio.timeout(15):  # the deadline scan (every second) meets the fence
+        while True:
+            if (leadership.epoch or 0) > intruder_epoch:
+                break
+            await asyncio.sleep(0.05)
+    submitted = await colony.executor.submit(colony.spec())
+    assert (await colony.executor.assign(colony.colonyid, 5))["processid"] == (
+        submitted["processid"]
+    )
