@@ -37,6 +37,7 @@ from colonies_ha.chaos.workload import ChaosConfig
     "--database-url",
     default=None,
     envvar="COLONIES_DATABASE_URL",
+    show_envvar=True,
     help="An empty database to use; by default a throwaway PostgreSQL is started in /var/tmp.",
 )
 @click.option(

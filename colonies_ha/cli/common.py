@@ -94,16 +94,30 @@ def connection_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """Adds --host/--port/--tls/--prvkey/--colonyid and hands the command one `conn`."""
 
     @click.option(
-        "--host", envvar="COLONIES_SERVER_HOST", default="localhost", help="Server address."
+        "--host",
+        envvar="COLONIES_SERVER_HOST",
+        show_envvar=True,
+        default="localhost",
+        help="Server address.",
     )
-    @click.option("--port", envvar="COLONIES_SERVER_PORT", default=DEFAULT_PORT, type=int)
-    @click.option("--tls/--no-tls", envvar="COLONIES_TLS", default=False, help="Use https.")
+    @click.option(
+        "--port", envvar="COLONIES_SERVER_PORT", show_envvar=True, default=DEFAULT_PORT, type=int
+    )
+    @click.option(
+        "--tls/--no-tls", envvar="COLONIES_TLS", show_envvar=True, default=False, help="Use https."
+    )
     @click.option(
         "--prvkey",
         default=None,
         help="Sign with this key instead of the role's COLONIES_*_PRVKEY.",
     )
-    @click.option("--colonyid", envvar="COLONIES_COLONY_ID", default=None, help="Colony to act in.")
+    @click.option(
+        "--colonyid",
+        envvar="COLONIES_COLONY_ID",
+        show_envvar=True,
+        default=None,
+        help="Colony to act in.",
+    )
     @functools.wraps(func)
     def wrapper(
         host: str, port: int, tls: bool, prvkey: str | None, colonyid: str | None, **kwargs: Any

@@ -40,6 +40,11 @@ def load_or_create_keys(path: Path) -> dict[str, str]:
     return keys
 
 
+def client_host(listen_host: str) -> str:
+    """Where a client on this machine reaches a replica listening on `listen_host`."""
+    return "localhost" if listen_host in ("", "0.0.0.0", "::", "127.0.0.1") else listen_host
+
+
 def export_lines(keys: dict[str, str], host: str, port: int) -> list[str]:
     values = {
         "COLONIES_SERVER_HOST": host,
@@ -78,15 +83,19 @@ async def ensure_colony_and_executor(url: str, keys: dict[str, str]) -> None:
     "--host",
     default="127.0.0.1",
     envvar="COLONIES_SERVER_HOST",
+    show_envvar=True,
     help="Address the replica listens on.",
 )
-@click.option("--port", default=DEFAULT_PORT, type=int, envvar="COLONIES_SERVER_PORT")
+@click.option(
+    "--port", default=DEFAULT_PORT, type=int, envvar="COLONIES_SERVER_PORT", show_envvar=True
+)
 @click.option("--pg-port", default=50432, type=int, help="Port of the embedded PostgreSQL.")
 @click.option(
     "--data-dir",
     type=click.Path(path_type=Path),
     default=None,
     envvar="COLONIES_DEV_DIR",
+    show_envvar=True,
     help="Keys and database live here between runs.",
 )
 def dev(host: str, port: int, pg_port: int, data_dir: Path | None) -> None:
@@ -108,7 +117,7 @@ def dev(host: str, port: int, pg_port: int, data_dir: Path | None) -> None:
 
         async def announce(replica: Replica) -> None:
             await ensure_colony_and_executor(replica.url, keys)
-            click.echo("\n".join(export_lines(keys, "localhost", replica.port)))
+            click.echo("\n".join(export_lines(keys, client_host(host), replica.port)))
             click.echo(f"# colonies-ha dev is serving on {replica.url}; Ctrl-C stops it", err=True)
 
         run_replica_loop(run_until_signalled(config, announce))

@@ -49,7 +49,9 @@ def executor() -> None:
 @click.option(
     "--prvkey-of-executor", default=None, help="Or the new executor's private key, to take its id."
 )
-@click.option("--type", "executortype", envvar="COLONIES_EXECUTOR_TYPE", required=True)
+@click.option(
+    "--type", "executortype", envvar="COLONIES_EXECUTOR_TYPE", show_envvar=True, required=True
+)
 @click.option("--name", required=True, help="Unique within the colony.")
 @click.option("--approve", is_flag=True, help="Approve it straight away.")
 @json_option

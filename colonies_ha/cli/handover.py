@@ -33,6 +33,7 @@ def request_handover(port: int, timeout: float) -> dict[str, object]:
     default=DEFAULT_PORT,
     type=int,
     envvar="COLONIES_SERVER_PORT",
+    show_envvar=True,
     help="API port of the replica in this pod (called on 127.0.0.1).",
 )
 @click.option("--timeout", default=10.0, type=float, help="Give up on the replica after this.")
@@ -41,6 +42,7 @@ def request_handover(port: int, timeout: float) -> dict[str, object]:
     default=0.0,
     type=click.FloatRange(min=0),
     envvar="COLONIES_PRESTOP_DRAIN_SECONDS",
+    show_envvar=True,
     help="Seconds to keep serving afterwards while the endpoint removal spreads.",
 )
 @statefulset_options

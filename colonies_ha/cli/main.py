@@ -30,6 +30,7 @@ from colonies_ha.cli.workflow import workflow
     "--log-level",
     default="INFO",
     envvar="COLONIES_LOG_LEVEL",
+    show_envvar=True,
     type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
 )
 def cli(log_level: str) -> None:

@@ -48,61 +48,83 @@ def replica_options(command: click.Command) -> click.Command:
     """The options `server` and `join` share."""
     options = [
         click.option(
-            "--host", default="0.0.0.0", envvar="COLONIES_SERVER_HOST", help="Address to listen on."
+            "--host",
+            default="0.0.0.0",
+            envvar="COLONIES_SERVER_HOST",
+            show_envvar=True,
+            help="Address to listen on.",
         ),
-        click.option("--port", default=DEFAULT_PORT, type=int, envvar="COLONIES_SERVER_PORT"),
+        click.option(
+            "--port",
+            default=DEFAULT_PORT,
+            type=int,
+            envvar="COLONIES_SERVER_PORT",
+            show_envvar=True,
+        ),
         click.option(
             "--server-id",
             envvar="COLONIES_SERVER_ID",
+            show_envvar=True,
             required=True,
             help="Id of the server owner's key (colonies-ha keys id).",
         ),
         click.option(
             "--database-url",
             envvar="COLONIES_DATABASE_URL",
+            show_envvar=True,
             default=None,
             help="libpq URL; overrides the COLONIES_DB_* settings.",
         ),
-        click.option("--db-host", envvar="COLONIES_DB_HOST", default="localhost"),
-        click.option("--db-port", envvar="COLONIES_DB_PORT", default=5432, type=int),
-        click.option("--db-user", envvar="COLONIES_DB_USER", default="postgres"),
-        click.option("--db-password", envvar="COLONIES_DB_PASSWORD", default=""),
-        click.option("--db-name", envvar="COLONIES_DB_NAME", default="postgres"),
+        click.option("--db-host", envvar="COLONIES_DB_HOST", show_envvar=True, default="localhost"),
+        click.option(
+            "--db-port", envvar="COLONIES_DB_PORT", show_envvar=True, default=5432, type=int
+        ),
+        click.option("--db-user", envvar="COLONIES_DB_USER", show_envvar=True, default="postgres"),
+        click.option("--db-password", envvar="COLONIES_DB_PASSWORD", show_envvar=True, default=""),
+        click.option("--db-name", envvar="COLONIES_DB_NAME", show_envvar=True, default="postgres"),
         click.option(
             "--max-body-bytes",
             default=DEFAULT_MAX_BODY_BYTES,
             type=int,
             envvar="COLONIES_MAX_BODY_BYTES",
+            show_envvar=True,
             help="Larger requests get a 413.",
         ),
-        click.option("--node-name", envvar="COLONIES_NODE_NAME", default=DEFAULT_NODE_NAME),
+        click.option(
+            "--node-name", envvar="COLONIES_NODE_NAME", show_envvar=True, default=DEFAULT_NODE_NAME
+        ),
         click.option(
             "--raft-self",
             envvar="COLONIES_RAFT_SELF",
+            show_envvar=True,
             default="",
             help="host:port of this replica's Raft endpoint; empty runs it alone.",
         ),
         click.option(
             "--peers",
             envvar="COLONIES_RAFT_PEERS",
+            show_envvar=True,
             default="",
             help="Comma-separated host:port Raft endpoints of the other replicas.",
         ),
         click.option(
             "--cluster-secret",
             envvar="COLONIES_CLUSTER_SECRET",
+            show_envvar=True,
             default="",
             help="Shared secret encrypting Raft traffic; required with --raft-self.",
         ),
         click.option(
             "--raft-data-dir",
             envvar="COLONIES_RAFT_DATA_DIR",
+            show_envvar=True,
             default="",
             help="Keep the Raft journal here (needed with dynamic membership).",
         ),
         click.option(
             "--advertise-url",
             envvar="COLONIES_ADVERTISE_URL",
+            show_envvar=True,
             default="",
             help="API URL other replicas forward to (default: Raft host + port).",
         ),

@@ -39,6 +39,7 @@ def statefulset_options(command: F) -> F:
         click.option(
             "--statefulset-replicas",
             envvar="COLONIES_STATEFULSET_REPLICAS",
+            show_envvar=True,
             type=click.IntRange(min=0),
             default=0,
             help="Replica count of the StatefulSet this pod belongs to: derive --raft-self, "
@@ -47,31 +48,47 @@ def statefulset_options(command: F) -> F:
         click.option(
             "--pod-name",
             envvar="COLONIES_POD_NAME",
+            show_envvar=True,
             default=None,
             help="NAME-ORDINAL of this pod (default: the hostname, which Kubernetes sets so).",
         ),
         click.option(
             "--statefulset-service",
             envvar="COLONIES_STATEFULSET_SERVICE",
+            show_envvar=True,
             default=DEFAULT_SERVICE,
             help="Headless Service that gives the pods their DNS names.",
         ),
-        click.option("--namespace", envvar="COLONIES_POD_NAMESPACE", default=DEFAULT_NAMESPACE),
         click.option(
-            "--cluster-domain", envvar="COLONIES_CLUSTER_DOMAIN", default=DEFAULT_CLUSTER_DOMAIN
+            "--namespace",
+            envvar="COLONIES_POD_NAMESPACE",
+            show_envvar=True,
+            default=DEFAULT_NAMESPACE,
         ),
         click.option(
-            "--raft-port", envvar="COLONIES_RAFT_PORT", type=int, default=DEFAULT_RAFT_PORT
+            "--cluster-domain",
+            envvar="COLONIES_CLUSTER_DOMAIN",
+            show_envvar=True,
+            default=DEFAULT_CLUSTER_DOMAIN,
+        ),
+        click.option(
+            "--raft-port",
+            envvar="COLONIES_RAFT_PORT",
+            show_envvar=True,
+            type=int,
+            default=DEFAULT_RAFT_PORT,
         ),
         click.option(
             "--statefulset-host",
             envvar="COLONIES_STATEFULSET_HOST",
+            show_envvar=True,
             default=DEFAULT_HOST_TEMPLATE,
             help="Peer host name; may use {pod} {ordinal} {service} {namespace} {domain}.",
         ),
         click.option(
             "--statefulset-port-stride",
             envvar="COLONIES_STATEFULSET_PORT_STRIDE",
+            show_envvar=True,
             type=click.IntRange(min=0),
             default=0,
             help="Pod i listens on ports + i x stride; only to stand pods on one host (tests).",

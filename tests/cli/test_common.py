@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from colonies_ha.cli.common import CliError, complete_spec, relative, workflow_specs
+from colonies_ha.cli.dev import client_host, export_lines
 
 NOW = datetime(2024, 1, 1, 12, 0, 0, tzinfo=UTC)
 
@@ -39,3 +40,19 @@ def test_workflow_specs_accepts_list_or_object() -> None:
     assert workflow_specs({"colonyid": "c2", "functionspecs": specs}, "c1")[0] == "c2"
     with pytest.raises(CliError):
         workflow_specs([], "c1")
+
+
+@pytest.mark.parametrize(
+    ("listen", "printed"),
+    [
+        ("127.0.0.1", "localhost"),
+        ("0.0.0.0", "localhost"),
+        ("::", "localhost"),
+        ("10.1.2.3", "10.1.2.3"),
+    ],
+)
+def test_dev_prints_the_host_it_listens_on(listen: str, printed: str) -> None:
+    keys = {"server": "1" * 64, "colony": "2" * 64, "executor": "3" * 64}
+    lines = export_lines(keys, client_host(listen), 50080)
+    assert f"export COLONIES_SERVER_HOST={printed}" in lines
+    assert "export COLONIES_TLS=false" in lines
