@@ -71,6 +71,7 @@ class RaftLeadership:
         # resumed ex-leader that still believes in its term would steal the fence back.
         self._fenced_term: int | None = None
         self._handing_over = False
+        self._transfer_requested = False  # read and cleared on PySyncObj's thread
         self._stopping = False
 
     # -- lifecycle ----------------------------------------------------------------------
@@ -86,7 +87,7 @@ class RaftLeadership:
             options["journalFile"] = str(self._data_dir / "raft.journal")
             options["fullDumpFile"] = str(self._data_dir / "raft.dump")
         self._sync = SyncObj(self.self_address, self._peers, SyncObjConf(**options))
-        self._sync.addOnTickCallback(self._keepalive_on_raft_thread)
+        self._sync.addOnTickCallback(self._on_raft_tick)
         self._task = asyncio.create_task(self._follow_raft(), name="raft-leadership")
 
     async def stop(self) -> None:
@@ -107,7 +108,8 @@ class RaftLeadership:
         self._handing_over = True  # no new claim while the successor is being elected
         self._epoch = None  # stop leader-only work before the successor starts it
         try:
-            sync.transferLeadership()
+            # PySyncObj's transport is not thread-safe: its own thread sends the TimeoutNow.
+            self._transfer_requested = True
             deadline = time.monotonic() + wait
             while time.monotonic() < deadline:
                 leader = sync._getLeader()
@@ -118,6 +120,7 @@ class RaftLeadership:
             log.warning("no successor took leadership within %.1f s", wait)
             return False
         finally:
+            self._transfer_requested = False
             self._handing_over = False
             self._changed.set()
 
@@ -188,7 +191,16 @@ class RaftLeadership:
         if loop is not None and not loop.is_closed():
             loop.call_soon_threadsafe(self._changed.set)
 
-    def _keepalive_on_raft_thread(self) -> None:
+    def _on_raft_tick(self) -> None:
+        """Runs on PySyncObj's thread, the only one that may use its transport."""
+        if self._sync is None:
+            return
+        if self._transfer_requested:
+            self._transfer_requested = False
+            self._sync.transferLeadership()
+        self._keepalive()
+
+    def _keepalive(self) -> None:
         """Idle follower links drop the first vote after a leader dies (timeouts are checked
         on send), so every replica pings each peer about every connectionTimeout / 3."""
         now = time.monotonic()
