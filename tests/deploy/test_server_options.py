@@ -83,3 +83,21 @@ def test_a_placeholder_db_password_is_ignored_next_to_a_database_url() -> None:
     result = CliRunner().invoke(cli, ["server"], env=env)
     assert "db-password" not in result.output
     assert "has no ordinal" in result.output  # it got past the placeholder check
+
+
+def test_join_without_a_cluster_secret_is_refused_before_contacting_the_cluster() -> None:
+    """The peers named here do not exist: the refusal must come from the settings check,
+    not after a minute of failed attempts to reach them."""
+    result = CliRunner().invoke(
+        cli,
+        [
+            "join",
+            "--raft-self=127.0.0.1:1",
+            "--peers=127.0.0.1:2",
+            f"--server-id={SERVER_ID}",
+            "--database-url=postgresql://nobody@127.0.0.1:1/none",
+        ],
+        env={"COLONIES_CLUSTER_SECRET": ""},
+    )
+    assert result.exit_code == 2
+    assert "cluster secret is required" in result.output
