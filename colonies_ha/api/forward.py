@@ -35,7 +35,10 @@ RECEIPT_HEADER = "X-Colonies-Receipt"
 WAIT_LIMIT_HEADER = "X-Colonies-Wait-Limit"
 ELECTION_WAIT = 10.0  # how long a follower waits for a leader to appear
 REPLY_MARGIN = 5.0  # the leader's own long poll ends first; this catches a frozen leader
+# Between attempts of one request: doubled after each failure at the same leader, up to
+# MAX_RETRY_PAUSE, and back to RETRY_PAUSE when Raft names another leader.
 RETRY_PAUSE = 0.05
+MAX_RETRY_PAUSE = 0.5
 WATCH_PERIOD = 0.05  # how often a pending relay checks whether Raft moved on
 
 
@@ -92,12 +95,15 @@ class Forwarder:
         deadline = client_deadline + ELECTION_WAIT
         receipt = uuid.uuid4().hex  # one for every attempt of this request
         last_problem = "no leader is known"
+        pause, previous_url = RETRY_PAUSE, None
         while time.monotonic() < deadline:
             url = await leadership.wait_for_leader_url(deadline - time.monotonic())
             if leadership.epoch is not None:
                 return None
             if url is None:
                 break
+            if url != previous_url:
+                pause, previous_url = RETRY_PAUSE, url
             epoch = await self._leader_epoch()
             wait_left = max(client_deadline - time.monotonic(), 0.0)
             outcome = await self._attempt(url, req.raw, Relay(epoch, receipt, wait_left))
@@ -108,7 +114,8 @@ class Forwarder:
             self._known_epoch = None
             last_problem = outcome.problem
             log.info("relay to %s failed (%s); asking again, same receipt", url, outcome.problem)
-            await asyncio.sleep(RETRY_PAUSE)
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, MAX_RETRY_PAUSE)
         self._count("failed")
         raise NotLeader(f"no leader could take the request: {last_problem}")
 
