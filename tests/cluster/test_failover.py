@@ -13,10 +13,11 @@ from datetime import datetime
 
 import aiohttp
 import psycopg
+import pytest
 
 from colonies_ha.chaos.local_cluster import Cluster, ReplicaProcess
 from colonies_ha.client import ColoniesClient, function_spec
-from colonies_ha.domain.errors import ColoniesError
+from colonies_ha.domain.errors import ColoniesError, NotLeader
 from colonies_ha.store.db import Database
 from tests.cluster.test_cluster import make_colony
 
@@ -105,6 +106,17 @@ async def test_kill_the_leader_under_load(cluster: Cluster, http: aiohttp.Client
         if count > 1:
             done = await reader.get_process(processid)
             assert done["retries"] >= count - 1, (processid, count, done)
+    # Every survivor, the new leader and the follower that relays to it, serves assigns
+    # after the kill: one fresh process each, assigned (10 s long poll) through that replica.
+    survivors = alive(cluster)
+    assert leader not in survivors and len(survivors) == len(cluster.replicas) - 1
+    for replica in survivors:
+        client = ColoniesClient(replica.url, keys[0], session=http)
+        submitted = await client.submit(function_spec(colonyid, "worker", args=[replica.name]))
+        assigned = await client.assign(colonyid, 10)
+        assert assigned["processid"] == submitted["processid"], replica.name
+        await client.close(assigned["processid"], [replica.name])
+        assert (await client.get_process(assigned["processid"]))["state"] == 2, replica.name
 
 
 async def test_paused_leader_is_fenced_after_it_resumes(
@@ -113,12 +125,21 @@ async def test_paused_leader_is_fenced_after_it_resumes(
     old = await cluster.wait_for_agreed_leader(http)
     _, colonyid, (key,) = await make_colony(cluster, http)
     claims_before = old.log_path.read_text().count("leading: raft term")
+    before = await leader_row(cluster)
+    assert before["nodeid"] == old.raft_address
+    old_epoch = int(before["epoch"])  # type: ignore[call-overload]
     cluster.pause(old)
     try:
         new = await cluster.wait_for_agreed_leader(http)
         assert new is not old
         fence = await leader_row(cluster)
         assert fence["nodeid"] == new.raft_address
+        current_epoch = int(fence["epoch"])  # type: ignore[call-overload]
+        assert current_epoch > old_epoch
+        assert int(fence["term"]) > int(before["term"])  # type: ignore[call-overload]
+        # The fence itself, whatever Raft does with the old leader: a transaction under the
+        # old epoch is refused before its body runs, one under the current epoch commits.
+        assert await fenced_writes(cluster, old_epoch, current_epoch) == [current_epoch]
         follower = next(r for r in cluster.replicas if r not in (old, new))
         submitted = await ColoniesClient(follower.url, key, session=http).submit(
             function_spec(colonyid, "worker")
@@ -145,14 +166,34 @@ async def test_paused_leader_is_fenced_after_it_resumes(
 
 
 async def leader_row(cluster: Cluster) -> dict[str, object]:
-    """The fencing row as PostgreSQL has it: who holds the epoch."""
+    """The fencing row as PostgreSQL has it: who holds the epoch, claimed in which term."""
     async with await psycopg.AsyncConnection.connect(
         cluster.database_url, row_factory=psycopg.rows.dict_row
     ) as conn:
-        cur = await conn.execute("SELECT epoch, nodeid FROM leader WHERE id = 1")
+        cur = await conn.execute("SELECT epoch, term, nodeid FROM leader WHERE id = 1")
         row = await cur.fetchone()
     assert row is not None
     return dict(row)
+
+
+async def fenced_writes(cluster: Cluster, old_epoch: int, current_epoch: int) -> list[int]:
+    """Write the epoch into a probe table in a fenced transaction under each epoch: the
+    old one must raise NotLeader. Returns the epochs whose write was committed."""
+    db = Database(cluster.database_url, min_size=1, max_size=2)
+    await db.open(run_migrations=False)
+    try:
+        async with db.transaction() as conn:
+            await conn.execute("CREATE TABLE fence_probe (epoch bigint NOT NULL)")
+        with pytest.raises(NotLeader):
+            async with db.fenced_transaction(old_epoch) as conn:
+                await conn.execute("INSERT INTO fence_probe VALUES (%s)", (old_epoch,))
+        async with db.fenced_transaction(current_epoch) as conn:
+            await conn.execute("INSERT INTO fence_probe VALUES (%s)", (current_epoch,))
+        async with db.connection() as conn:
+            cur = await conn.execute("SELECT epoch FROM fence_probe ORDER BY epoch")
+            return [int(row["epoch"]) for row in await cur.fetchall()]
+    finally:
+        await db.close()
 
 
 async def test_crons_and_generators_fire_once_across_leader_kills(

@@ -15,6 +15,8 @@ from pysyncobj.utility import TcpUtility
 from colonies_ha.chaos.local_cluster import Cluster
 from colonies_ha.client import ColoniesClient, function_spec
 from colonies_ha.cluster.membership import JoinError, cluster_members
+from colonies_ha.cluster.raft import RAFT_SETTINGS
+from colonies_ha.domain.errors import ColoniesError
 from colonies_ha.protocol.crypto import generate_private_key, id_of_private_key
 from tests.cluster.test_cluster import make_colony
 
@@ -63,6 +65,68 @@ async def test_a_wrong_cluster_secret_reads_nothing(
     )
     with pytest.raises(JoinError):
         cluster_members(leader.raft_address, "not-the-secret", timeout=2)
+
+
+async def test_a_replica_with_a_wrong_secret_never_becomes_a_member(
+    cluster: Cluster, http: aiohttp.ClientSession
+) -> None:
+    """Two intruders with the wrong secret: one asks to join, one claims the members as
+    its Raft peers. Neither gets in, and the cluster does not notice them."""
+    leader = await cluster.wait_for_agreed_leader(http)
+    members = sorted(r.raft_address for r in cluster.replicas)
+    term = (await cluster.owner(leader, http).get_cluster())["term"]
+    # Not added to cluster.replicas: their peers are the three members, and the cluster's
+    # own helpers keep looking at the three alone.
+    joiner = cluster._new_replica("intruder-join")
+    squatter = cluster._new_replica("intruder-server")
+    cluster.start(joiner, verb="join", secret="not-the-secret")
+    cluster.start(squatter, secret="not-the-secret")
+    try:
+
+        async def cluster_unchanged() -> None:
+            for replica in cluster.replicas:
+                info = await cluster.owner(replica, http).get_cluster()
+                assert sorted(n["raftaddress"] for n in info["nodes"]) == members, info
+                assert info["leader"].get("raftaddress") == leader.raft_address, info
+                assert info["term"] == term, info  # no vote request of an intruder counted
+
+        async def squatter_view() -> dict | None:
+            try:
+                return await cluster.owner(squatter, http).get_cluster()
+            except ColoniesError:
+                return None  # its API is not up yet
+
+        # Proving a negative needs an observation window: it lasts until the joiner was
+        # refused by a member (its log says so) and the squatter, serving, has sat through
+        # several election timeouts; meanwhile every observation must show nothing changed.
+        window = 3 * RAFT_SETTINGS["raftMaxTimeout"]
+        serving_since = None
+        deadline = time.monotonic() + 20
+        while True:
+            await cluster_unchanged()
+            view = await squatter_view()
+            if view is not None:
+                serving_since = serving_since or time.monotonic()
+                # It never reached a member: no leader known, never even ran an election.
+                assert view["leader"] == {} and view["term"] == 0, view
+                assert view["state"] != "leader", view
+            joiner_log = joiner.log_path.read_text()
+            refused = any(f"join attempt through {m} failed" in joiner_log for m in members)
+            if refused and serving_since and time.monotonic() - serving_since >= window:
+                break
+            assert time.monotonic() < deadline, joiner.log_path.read_text()
+            await asyncio.sleep(0.2)  # pace the observations
+        # The joiner serves only once admitted: it is still knocking, and its API is down.
+        assert joiner.alive and "joined;" not in joiner.log_path.read_text()
+        with pytest.raises(ColoniesError, match="cannot reach"):
+            await cluster.owner(joiner, http).get_cluster()
+        assert sorted(cluster_members(leader.raft_address, cluster.secret)) == members
+        assert await cluster.wait_for_agreed_leader(http) is leader
+    finally:
+        for intruder in (joiner, squatter):
+            assert intruder.process is not None
+            intruder.process.terminate()
+            intruder.process.wait(timeout=15)
 
 
 def test_raft_without_a_cluster_secret_is_refused(database_url: str) -> None:

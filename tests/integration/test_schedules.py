@@ -130,24 +130,42 @@ async def test_interval_cron_fires_about_once_a_second(colony: ColonyEnv) -> Non
 
 
 async def test_cron_expression_fires_on_even_seconds(colony: ColonyEnv) -> None:
-    await colony.executor.add_cron(
+    cron = await colony.executor.add_cron(
         colony.colonyid,
         "even",
         one_node_workflow(colony),
         interval=-1,
         cronexpression="0/2 * * * * *",
     )
+    # Snapshots of the cron as getcronmsg reports it: nextrun is the slot it fires next
+    # (what the cron expression decides), lastrun the moment the scan fired it.
+    snapshots: list[tuple[datetime, datetime | None]] = []
 
-    async def two_runs() -> list[dict] | None:
-        graphs = await graphs_started(colony)
-        return graphs if len(graphs) >= 2 else None
+    async def slots_and_two_firings() -> bool:
+        seen = await colony.executor.get_cron(cron["cronid"])
+        if seen["nextrun"].startswith("0001"):
+            return False  # not scheduled by a scan yet
+        nextrun = datetime.fromisoformat(seen["nextrun"])
+        lastrun = (
+            None if seen["lastrun"].startswith("0001") else datetime.fromisoformat(seen["lastrun"])
+        )
+        if not snapshots or snapshots[-1] != (nextrun, lastrun):
+            snapshots.append((nextrun, lastrun))
+        firings = {last for _, last in snapshots if last is not None}
+        return len(firings) >= 2 and len({slot for slot, _ in snapshots}) >= 3
 
-    graphs = await wait_until(two_runs, within=15)
-    for graph in graphs:
-        # fired at the scan following an even second: within the scan interval after it
-        second = datetime.fromisoformat(graph["submissiontime"])
-        slot = second.replace(microsecond=0, second=second.second - second.second % 2)
-        assert (second - slot).total_seconds() < 1.5
+    await wait_until(slots_and_two_firings, within=15)
+    slots = sorted({slot for slot, _ in snapshots})
+    for slot in slots:
+        assert slot.microsecond == 0 and slot.second % 2 == 0, f"not an even second: {slot}"
+    gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(slots)]
+    assert all(gap > 0 and gap % 2 == 0 for gap in gaps), gaps
+    # Each firing happened at or after the slot that was due, never ahead of it.
+    for (due, before), (_, after) in itertools.pairwise(snapshots):
+        if after != before:
+            assert after is not None and after >= due, (due, after)
+    graphs = await graphs_started(colony)
+    assert len(graphs) >= 2
 
 
 async def test_wait_for_previous_graph_and_outputs_flow_on(colony: ColonyEnv) -> None:
