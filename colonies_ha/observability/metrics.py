@@ -26,6 +26,7 @@ class Snapshot:
     leader: bool = False
     term: int = 0
     epoch: int = 0
+    database_up: bool = True  # False: the database part (epoch, queue) could not be read
     pool: dict[str, int] = field(default_factory=dict)
     queue: list[dict[str, Any]] = field(default_factory=list)
 
@@ -46,6 +47,11 @@ class _StateCollector(Collector):
         )
         yield GaugeMetricFamily(
             "colonies_fencing_epoch", "Fencing epoch in the database", value=snap.epoch
+        )
+        yield GaugeMetricFamily(
+            "colonies_metrics_database_up",
+            "1 if this scrape could read the database (fencing epoch, queue depth)",
+            value=1 if snap.database_up else 0,
         )
         pool = GaugeMetricFamily(
             "colonies_db_pool_connections", "Database pool connections by use", labels=["use"]
@@ -101,6 +107,17 @@ class Metrics:
             "colonies_scan_actions",
             "Leader scan actions: deadline resets/failures, cron firings, generator workflows",
             ["scan"],
+            registry=r,
+        )
+        self.deadline_resets = Counter(
+            "colonies_deadline_resets",
+            "Runs past maxexectime put back to waiting by the deadline scan (retries + 1)",
+            registry=r,
+        )
+        self.deadline_failures = Counter(
+            "colonies_deadline_failures",
+            "Processes the deadline scan failed: past maxexectime with no retries left, past "
+            "maxwaittime, or the rest of such a process's workflow",
             registry=r,
         )
         self.forwarded = Counter(

@@ -13,22 +13,24 @@ async def sweep_deadlines(ctx: Context, epoch: int) -> int:
     """Fenced passes over expired processes; returns how many processes changed."""
     async with ctx.db.fenced_transaction(epoch) as conn:
         requeued = await repo.all_rows(conn, "requeue_expired_runs")
-        changed = list(requeued)
-        changed += await repo.all_rows(
-            conn, "fail_expired_runs", {"message": MAX_EXEC_TIME_EXCEEDED}
-        )
-        changed += await repo.all_rows(
+        failed = await repo.all_rows(conn, "fail_expired_runs", {"message": MAX_EXEC_TIME_EXCEEDED})
+        failed += await repo.all_rows(
             conn, "fail_expired_waits", {"message": MAX_WAIT_TIME_EXCEEDED}
         )
+        changed = requeued + failed
         await notify_processes(conn, changed)
         expired_members = await repo.all_rows(conn, "expired_graph_members")
+    ctx.metrics.deadline_resets.inc(len(requeued))
+    ctx.metrics.deadline_failures.inc(len(failed))
     for graphid in sorted({row["processgraphid"] for row in requeued} - {""}):
         async with ctx.db.connection() as conn:
             await workflows.refresh_state_after(conn, graphid)
     for member in expired_members:
-        changed += await _fail_graph_member(
+        in_graph = await _fail_graph_member(
             ctx, epoch, member["processid"], member["processgraphid"]
         )
+        ctx.metrics.deadline_failures.inc(sum(1 for row in in_graph if row["state"] == 3))
+        changed += in_graph
     return len(changed)
 
 

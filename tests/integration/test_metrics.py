@@ -5,12 +5,16 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from urllib.parse import urlparse
 
 import aiohttp
+import psycopg
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from psycopg import sql
 
 from colonies_ha.domain.errors import ColoniesError
+from colonies_ha.embedded_pg import EmbeddedPostgres
 from colonies_ha.protocol.crypto import generate_private_key
 from tests.helpers import ColonyEnv
 
@@ -104,3 +108,47 @@ async def test_generator_firings_are_counted(colony: ColonyEnv) -> None:
     while value(await scrape(url), "colonies_scan_actions_total", scan="generators") == before:
         assert time.monotonic() < deadline, "the generator scan never fired"
         await asyncio.sleep(0.1)
+
+
+async def test_deadline_resets_and_failures_are_counted(colony: ColonyEnv) -> None:
+    url = colony.server.url
+    executor = await colony.new_executor()
+    retried = await executor.submit(colony.spec(maxexectime=1, maxretries=1))
+    await executor.assign(colony.colonyid, 5)  # never closed: reset once, then failed
+
+    async def finished() -> bool:
+        return (await executor.get_process(retried["processid"]))["state"] == 3
+
+    async with asyncio.timeout(20):
+        await executor.assign(colony.colonyid, 10)  # the second attempt, after the reset
+        while True:
+            if await finished():
+                break
+            await asyncio.sleep(0.1)
+    samples = await scrape(url)
+    assert value(samples, "colonies_deadline_resets_total") == 1
+    assert value(samples, "colonies_deadline_failures_total") == 1
+    assert value(samples, "colonies_metrics_database_up") == 1
+
+
+async def test_metrics_answer_while_the_database_does_not(
+    colony: ColonyEnv, postgres: EmbeddedPostgres, database_url: str
+) -> None:
+    """Leadership, term and counters are wanted most when the database is in trouble."""
+    url = colony.server.url
+    before = await scrape(url)
+    dbname = urlparse(database_url).path.lstrip("/")
+    async with await psycopg.AsyncConnection.connect(postgres.dsn, autocommit=True) as admin:
+        allow = sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS {}")
+        await admin.execute(allow.format(sql.Identifier(dbname), sql.SQL("false")))
+        try:
+            await admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
+                (dbname,),
+            )
+            during = await scrape(url)
+        finally:
+            await admin.execute(allow.format(sql.Identifier(dbname), sql.SQL("true")))
+    assert value(during, "colonies_metrics_database_up") == 0
+    assert value(during, "colonies_leader") == 1
+    assert value(during, "colonies_fencing_epoch") == value(before, "colonies_fencing_epoch")
