@@ -1,3 +1,4 @@
+# syntax=docker/dockerfile:1
 # The colonies-ha server image: `docker build -t colonies-ha:0.1.0 .`
 #
 # Stage 1 builds wheels of colonies-ha and everything it depends on (compilers allowed here);

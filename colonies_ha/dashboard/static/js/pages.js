@@ -217,7 +217,7 @@ function timeline(p) {
     ],
     [
       'closed',
-      p.state === 3 ? 'Closed: failed' : 'Closed: successful',
+      p.state === 3 ? 'Closed: failed' : p.state === 2 ? 'Closed: successful' : 'Closed',
       p.state >= 2 ? p.endtime : null,
       p.state >= 2 ? `ran ${duration(p.starttime, p.endtime)}` : '',
     ],
