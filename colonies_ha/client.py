@@ -318,17 +318,19 @@ class ColoniesClient:
         return None
 
     def subscribe_processes(
-        self, executortype: str, state: int, timeout: int
+        self, executortype: str, state: int, timeout: int, colonyid: str = ""
     ) -> AsyncIterator[Json]:
-        """Every process of the caller's colony reaching `state`, until `timeout` s pass."""
-        return self._subscribe(
-            {
-                "msgtype": "subscribeprocessesmsg",
-                "executortype": executortype,
-                "state": state,
-                "timeout": timeout,
-            }
-        )
+        """Every process of the colony reaching `state`, until `timeout` s pass: the caller's
+        own colony (an executor's, or the owner key's) unless `colonyid` names one."""
+        msg: Json = {
+            "msgtype": "subscribeprocessesmsg",
+            "executortype": executortype,
+            "state": state,
+            "timeout": timeout,
+        }
+        if colonyid:
+            msg["colonyid"] = colonyid
+        return self._subscribe(msg)
 
     async def _subscribe(self, msg: Json) -> AsyncIterator[Json]:
         ws_url = self.url.replace("http", "ws", 1) + "/pubsub"

@@ -147,10 +147,9 @@ async def _authorised_process(ctx: Context, sub: Subscription) -> Json:
 
 
 async def _authorised_colony(ctx: Context, sub: Subscription) -> str:
-    """The colony named in the message, else the caller's own; the caller must be a member."""
+    """The colony named in the message, else the caller's own; a member or its owner."""
     async with ctx.db.connection() as conn:
-        member = await auth.require_own_colony_member(conn, sub.caller_id, sub.colonyid)
-    return member.colonyid
+        return await auth.require_own_colony_member_or_owner(conn, sub.caller_id, sub.colonyid)
 
 
 async def _until_done(

@@ -76,3 +76,13 @@ async def require_own_colony_member(conn: Conn, caller_id: str, colonyid: str = 
     if executor is None:
         raise Forbidden(f"the caller {caller_id} is not an executor of any colony")
     return await require_member(conn, caller_id, executor["colonyid"])
+
+
+async def require_own_colony_member_or_owner(conn: Conn, caller_id: str, colonyid: str = "") -> str:
+    """A colony stream (subscribeprocessesmsg): its members, and its owner, who may list the
+    same processes anyway (getprocessesmsg).  Returns the colony: the one given, else the
+    owner's own or the executor's."""
+    if colonyid == caller_id or (not colonyid and await repo.get_colony(conn, caller_id)):
+        await require_colony_owner(conn, caller_id, caller_id)
+        return caller_id
+    return (await require_own_colony_member(conn, caller_id, colonyid)).colonyid

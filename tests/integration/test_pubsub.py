@@ -147,6 +147,19 @@ async def test_refusals_arrive_as_error_frames(colony: ColonyEnv) -> None:
     await refused(colony.executor.subscribe_process(pid, kind, 7, 5), 400, "state")
 
 
+async def test_the_colony_owner_may_follow_its_colony_stream(colony: ColonyEnv) -> None:
+    """Its owner lists the colony's processes anyway (getprocessesmsg); the dashboard's
+    colony-key pages follow them live through this stream."""
+    streamed = asyncio.create_task(first(colony.owner.subscribe_processes("", 0, 30)))
+    await until(lambda: subscribers(colony.server.replica) == 1)
+    submitted = await colony.executor.submit(colony.spec())
+    got = await asyncio.wait_for(streamed, 10)
+    assert got is not None and got["processid"] == submitted["processid"]
+    other = await colony.server.new_colony()
+    theirs = other.owner.subscribe_processes("", 0, 5, colonyid=colony.colonyid)
+    await refused(first(theirs), 403, "not an executor")
+
+
 async def test_a_bad_envelope_gets_a_400_frame_then_the_socket_closes(colony: ColonyEnv) -> None:
     url = colony.server.url.replace("http", "ws", 1) + "/pubsub"
     async with aiohttp.ClientSession() as http, http.ws_connect(url) as socket:

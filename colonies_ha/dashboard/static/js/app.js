@@ -132,8 +132,8 @@ function loginPage(message = '') {
 
 /**
  * One subscribeprocessesmsg stream per state of the caller's colony: every change reaches
- * the page on screen, which re-fetches what it shows.  Only members may subscribe; other
- * keys fall back to polling.
+ * the page on screen, which re-fetches what it shows.  Executors and the colony's owner may
+ * subscribe; the server owner's pages (colonies, cluster) have no stream and poll.
  */
 function startFeed() {
   stopFeed();
@@ -145,9 +145,9 @@ function startFeed() {
     liveStatus.textContent = text;
     liveStatus.className = kind;
   };
-  if (session.role !== 'executor') {
+  if (session.role === 'server') {
     const timer = setInterval(() => page?.refresh?.(), POLL_MS);
-    setStatus(`refreshing every ${POLL_MS / 1000} s (live updates need an executor key)`, 'poll');
+    setStatus(`refreshing every ${POLL_MS / 1000} s (live updates need a colony or executor key)`, 'poll');
     feed = { listeners, stop: () => clearInterval(timer) };
     return;
   }
