@@ -69,7 +69,9 @@ async def get_processes(ctx: Context, req: Req) -> Any:
     count, state = get_count(req.msg), get_state(req.msg)
     async with ctx.db.connection() as conn:
         await auth.require_member_or_owner(conn, req.caller_id, colonyid)
-        return await processes.list_processes(conn, colonyid, state, count)
+        # executortype: a colonies_ha extension (the dashboard's filter); upstream has none.
+        executortype = get_str(req.msg, "executortype")
+        return await processes.list_processes(conn, colonyid, state, count, executortype)
 
 
 @rpc("getprocesshistmsg")

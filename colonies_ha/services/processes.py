@@ -172,10 +172,11 @@ async def get_attribute(conn: Conn, attributeid: str) -> Json:
     return row
 
 
-async def list_processes(conn: Conn, colonyid: str, state: int, count: int) -> list[Json]:
-    rows = await repo.all_rows(
-        conn, "list_processes", {"colonyid": colonyid, "state": state, "count": count}
-    )
+async def list_processes(
+    conn: Conn, colonyid: str, state: int, count: int, executortype: str = ""
+) -> list[Json]:
+    params = {"colonyid": colonyid, "state": state, "count": count, "executortype": executortype}
+    rows = await repo.all_rows(conn, "list_processes", params)
     return [process_json(r) for r in rows]
 
 

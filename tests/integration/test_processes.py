@@ -161,3 +161,17 @@ async def test_stranger_signature_cannot_read_a_process(colony: ColonyEnv) -> No
     process = await colony.executor.submit(colony.spec())
     stranger = colony.server.client(generate_private_key())
     await refused(stranger.get_process(process["processid"]), 403)
+
+
+async def test_listing_by_executor_type_filters_on_the_server(colony: ColonyEnv) -> None:
+    """A colonies_ha extension of getprocessesmsg (the dashboard's filter): the type is
+    matched before `count`, so a rare type is not lost behind 100 of another."""
+    for _ in range(3):
+        await colony.executor.submit(colony.spec())
+    rare = await colony.executor.submit(colony.spec(executortype="gpu"))
+    listed = await colony.executor.rpc(
+        "getprocessesmsg", colonyid=colony.colonyid, state=0, count=2, executortype="gpu"
+    )
+    assert [p["processid"] for p in listed] == [rare["processid"]]
+    everything = await colony.executor.get_processes(colony.colonyid, 0)
+    assert len(everything) == 4

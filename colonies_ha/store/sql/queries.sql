@@ -244,8 +244,10 @@ SELECT c.*, pg_notify('colonies_ha', json_build_object(
 FROM closed c;
 
 -- name: list_processes
+-- An empty executortype (what clients of the protocol send, by leaving it out) lists all.
 SELECT *, process_attributes(processid) AS attributes FROM processes
 WHERE colonyid = %(colonyid)s AND state = %(state)s
+  AND (%(executortype)s = '' OR executortype = %(executortype)s)
 ORDER BY CASE WHEN state = 0 THEN prioritytime END,
          coalesce(endtime, starttime, submissiontime) DESC
 LIMIT %(count)s;
