@@ -104,6 +104,7 @@ class Forwarder:
                 break
             if url != previous_url:
                 pause, previous_url = RETRY_PAUSE, url
+            leader = leadership.leader_address()
             epoch = await self._leader_epoch()
             wait_left = max(client_deadline - time.monotonic(), 0.0)
             outcome = await self._attempt(url, req.raw, Relay(epoch, receipt, wait_left))
@@ -114,7 +115,9 @@ class Forwarder:
             self._known_epoch = None
             last_problem = outcome.problem
             log.info("relay to %s failed (%s); asking again, same receipt", url, outcome.problem)
-            await asyncio.sleep(pause)
+            # The pause ends early when Raft names another leader: no failover waits for it.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._leader_moved_from(leader), pause)
             pause = min(pause * 2, MAX_RETRY_PAUSE)
         self._count("failed")
         raise NotLeader(f"no leader could take the request: {last_problem}")
