@@ -12,6 +12,8 @@ from colonies_ha.cli.statefulset import (
     pop_statefulset_options,
     statefulset_options,
 )
+from colonies_ha.cluster.membership import JoinError
+from colonies_ha.cluster.scaling import MembershipKeeper, settle_membership
 from colonies_ha.config import (
     DEFAULT_MAX_BODY_BYTES,
     DEFAULT_NODE_NAME,
@@ -173,8 +175,14 @@ def config_from_options(options: dict[str, object]) -> ServerConfig:
     )
 
 
-def apply_statefulset(config: ServerConfig, options: dict[str, object]) -> ServerConfig:
-    """Fill in Raft membership and the advertised URL from the pod name and replica count."""
+def apply_statefulset(
+    config: ServerConfig, options: dict[str, object], *, settle: bool = False
+) -> ServerConfig:
+    """Fill in Raft membership and the advertised URL from the pod name and replica count.
+
+    With `settle`, also meet the running cluster: start with its members (joining it first
+    if this pod is new), and keep its members to this pod's list while the server runs.
+    """
     membership = membership_from_options(options, config.port)
     if membership is None:
         return config
@@ -189,7 +197,23 @@ def apply_statefulset(config: ServerConfig, options: dict[str, object]) -> Serve
     config.advertise_url = config.advertise_url or membership.advertise_url
     if config.node_name == DEFAULT_NODE_NAME:
         config.node_name = membership.pod_name
+    if settle:
+        settle_statefulset(config)
     return config
+
+
+def settle_statefulset(config: ServerConfig) -> None:
+    """Start from the running cluster's members, not the derived list (see cluster.scaling)."""
+    try:
+        check_config(config)  # before talking to the cluster: a missing secret is said at once
+    except ConfigError as error:
+        raise click.UsageError(str(error)) from error
+    expected = list(config.raft_peers)
+    try:
+        config.raft_peers = settle_membership(config.raft_self, expected, config.cluster_secret)
+    except JoinError as error:
+        raise click.ClickException(str(error)) from error
+    MembershipKeeper(config.raft_self, expected, config.cluster_secret).start()
 
 
 @click.command()
@@ -198,4 +222,4 @@ def apply_statefulset(config: ServerConfig, options: dict[str, object]) -> Serve
 def server(**options: object) -> None:
     """Run one replica (the schema is migrated at start)."""
     pod_options = pop_statefulset_options(options)
-    run_server(apply_statefulset(config_from_options(options), pod_options))
+    run_server(apply_statefulset(config_from_options(options), pod_options, settle=True))
