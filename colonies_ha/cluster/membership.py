@@ -27,9 +27,13 @@ def _encryptor(secret: str) -> Fernet:
 def utility(secret: str, *, timeout: float = 5.0) -> TcpUtility:
     """A TcpUtility for one command.  PySyncObj derives the key from the secret anew for each
     (PBKDF2, ~25 ms of CPU); the key is derived once here, for callers that ask every second."""
+    if not secret:
+        return TcpUtility(None, timeout=timeout)
     tool = TcpUtility(None, timeout=timeout)
-    if secret:
-        tool._TcpUtility__connection.encryptor = _encryptor(secret)  # type: ignore[attr-defined]
+    connection = getattr(tool, "_TcpUtility__connection", None)  # a private of PySyncObj's
+    if connection is None or not hasattr(connection, "encryptor"):
+        return TcpUtility(secret, timeout=timeout)  # another PySyncObj: the slow, sure way
+    connection.encryptor = _encryptor(secret)
     return tool
 
 
