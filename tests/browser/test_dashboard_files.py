@@ -17,6 +17,8 @@ async def test_dashboard_files_are_served_with_a_strict_policy(server: ServerEnv
             assert "js/app.js" in await response.text()
             policy = response.headers["Content-Security-Policy"]
             assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy
+            # Requests and the /pubsub WebSocket go to this replica only ('self' covers ws:).
+            assert "connect-src 'self';" in policy and "ws:" not in policy
         for path in ("js/app.js", "vendor/noble-secp256k1/index.js"):
             async with http.get(f"{server.url}/dashboard/{path}") as response:
                 assert response.status == 200
