@@ -236,16 +236,54 @@ async def test_a_stream_gets_what_changed_while_the_listener_was_away(
     """The replica's LISTEN connection is killed and kept out (the database refuses new
     connections) while a process is submitted through the pool's open connections: its
     NOTIFY reaches nobody.  Once the listener is back, the stream still gets the process."""
-    replica = colony.server.replica
     stream = colony.executor.subscribe_processes(colony.executortype, 0, 60)
     streamed = asyncio.create_task(first(stream))
-    await until(lambda: subscribers(replica) == 1)
-    dbname = urlparse(database_url).path.lstrip("/")
-    admin = await psycopg.AsyncConnection.connect(postgres.dsn, autocommit=True)
-    async with admin:
-        await admin.execute(
-            sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS false").format(sql.Identifier(dbname))
+    await until(lambda: subscribers(colony.server.replica) == 1)
+    async with listener_away(postgres, database_url):
+        submitted = await colony.executor.submit(colony.spec())
+        assert not streamed.done()  # no listener: nothing can have told the stream
+    got = await asyncio.wait_for(streamed, 15)
+    assert got is not None
+    assert got["processid"] == submitted["processid"] and got["state"] == 0
+
+
+async def test_a_state_change_in_the_gap_reaches_the_stream_too(
+    colony: ColonyEnv, postgres: EmbeddedPostgres, database_url: str
+) -> None:
+    """The same for an assign (an UPDATE, stamped by the database's trigger)."""
+    submitted = await colony.executor.submit(colony.spec())
+    submitted_at = await state_change_time(database_url, submitted["processid"])
+    stream = colony.executor.subscribe_processes(colony.executortype, 1, 60)
+    streamed = asyncio.create_task(first(stream))
+    await until(lambda: subscribers(colony.server.replica) == 1)
+    async with listener_away(postgres, database_url):
+        assert (await colony.executor.assign(colony.colonyid, 5))["processid"] == (
+            submitted["processid"]
         )
+        assert not streamed.done()
+    got = await asyncio.wait_for(streamed, 15)
+    assert got is not None
+    assert got["processid"] == submitted["processid"] and got["state"] == 1
+    assert await state_change_time(database_url, submitted["processid"]) > submitted_at
+
+
+async def state_change_time(database_url: str, processid: str) -> Any:
+    async with await psycopg.AsyncConnection.connect(database_url) as conn:
+        cur = await conn.execute(
+            "SELECT statechangetime FROM processes WHERE processid = %s", (processid,)
+        )
+        row = await cur.fetchone()
+    assert row is not None
+    return row[0]
+
+
+@contextlib.asynccontextmanager
+async def listener_away(postgres: EmbeddedPostgres, database_url: str) -> AsyncIterator[None]:
+    """The replica's NOTIFY listener is cut off and cannot reconnect inside the block."""
+    dbname = urlparse(database_url).path.lstrip("/")
+    allow = sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS {}")
+    async with await psycopg.AsyncConnection.connect(postgres.dsn, autocommit=True) as admin:
+        await admin.execute(allow.format(sql.Identifier(dbname), sql.SQL("false")))
         try:
             await admin.execute(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
@@ -253,15 +291,9 @@ async def test_a_stream_gets_what_changed_while_the_listener_was_away(
                 (dbname, LISTENER_NAME),
             )
             await until_async(lambda: listeners(admin, dbname), lambda n: n == 0)
-            submitted = await colony.executor.submit(colony.spec())
-            assert not streamed.done()  # no listener: nothing can have told the stream
+            yield
         finally:
-            await admin.execute(
-                sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS true").format(sql.Identifier(dbname))
-            )
-    got = await asyncio.wait_for(streamed, 15)
-    assert got is not None
-    assert got["processid"] == submitted["processid"] and got["state"] == 0
+            await admin.execute(allow.format(sql.Identifier(dbname), sql.SQL("true")))
 
 
 async def listeners(admin: psycopg.AsyncConnection[Any], dbname: str) -> int:

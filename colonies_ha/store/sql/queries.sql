@@ -167,8 +167,7 @@ WITH heard AS (
     FOR UPDATE SKIP LOCKED
 ), claimed AS (
     UPDATE processes p SET
-        state = 1, statechangetime = now(), isassigned = true,
-        assignedexecutorid = %(executorid)s,
+        state = 1, isassigned = true, assignedexecutorid = %(executorid)s,
         attempt = p.attempt + 1, starttime = now(), assign_receipt = %(receipt)s,
         execdeadline = CASE WHEN p.maxexectime > 0
                             THEN now() + make_interval(secs => p.maxexectime) END,
@@ -205,8 +204,7 @@ WHERE assign_receipt = %(receipt)s AND state = 1 AND assignedexecutorid = %(exec
 -- under this name (its row lock serialises closes by one executor of one function) and
 -- queues the NOTIFY, so a close is one round trip inside its transaction.
 WITH closed AS (
-    UPDATE processes SET state = 2, statechangetime = now(), endtime = now(), execdeadline = NULL,
-                         output = %(out)s
+    UPDATE processes SET state = 2, endtime = now(), execdeadline = NULL, output = %(out)s
     WHERE processid = %(processid)s AND state = 1 AND assignedexecutorid = %(executorid)s
     RETURNING *, process_attributes(processid) AS attributes
 ), run AS (
@@ -233,8 +231,7 @@ FROM closed c;
 
 -- name: close_failed
 WITH closed AS (
-    UPDATE processes SET state = 3, statechangetime = now(), endtime = now(), execdeadline = NULL,
-                         errors = %(errors)s
+    UPDATE processes SET state = 3, endtime = now(), execdeadline = NULL, errors = %(errors)s
     WHERE processid = %(processid)s AND state = 1 AND assignedexecutorid = %(executorid)s
     RETURNING *, process_attributes(processid) AS attributes
 )
@@ -268,22 +265,21 @@ DELETE FROM processes WHERE colonyid = %(colonyid)s;
 -- name: requeue_expired_runs
 -- Runs past their execution deadline with retries left go back to the queue.  The
 -- state/deadline predicate is the compare-and-set: a close that won the race is kept.
-UPDATE processes SET state = 0, statechangetime = now(), isassigned = false,
-                     assignedexecutorid = '', starttime = NULL, execdeadline = NULL,
-                     retries = retries + 1
+UPDATE processes SET state = 0, isassigned = false, assignedexecutorid = '',
+                     starttime = NULL, execdeadline = NULL, retries = retries + 1
 WHERE state = 1 AND execdeadline < now()
   AND NOT (maxretries > -1 AND retries >= maxretries)
 RETURNING *;
 
 -- name: fail_expired_runs
-UPDATE processes SET state = 3, statechangetime = now(), endtime = now(), execdeadline = NULL,
+UPDATE processes SET state = 3, endtime = now(), execdeadline = NULL,
                      errors = errors || to_jsonb(%(message)s::text)
 WHERE state = 1 AND execdeadline < now() AND maxretries > -1 AND retries >= maxretries
   AND processgraphid = ''
 RETURNING *;
 
 -- name: fail_expired_waits
-UPDATE processes SET state = 3, statechangetime = now(), endtime = now(),
+UPDATE processes SET state = 3, endtime = now(),
                      errors = errors || to_jsonb(%(message)s::text)
 WHERE state = 0 AND waitdeadline < now() AND processgraphid = ''
 RETURNING *;
@@ -365,14 +361,14 @@ DELETE FROM processgraphs WHERE colonyid = %(colonyid)s;
 -- name: release_children
 -- Children whose parents have all succeeded become assignable.  Runs under the graph lock,
 -- so the parents' states it reads include every close committed before it.
-UPDATE processes c SET waitforparents = false, statechangetime = now()
+UPDATE processes c SET waitforparents = false
 WHERE c.processid = ANY (%(children)s) AND c.waitforparents AND c.state = 0
   AND NOT EXISTS (
       SELECT 1 FROM processes p WHERE p.processid = ANY (c.parents) AND p.state <> 2)
 RETURNING *;
 
 -- name: fail_rest_of_graph
-UPDATE processes SET state = 3, statechangetime = now(), endtime = now(), execdeadline = NULL,
+UPDATE processes SET state = 3, endtime = now(), execdeadline = NULL,
                      errors = errors || to_jsonb(%(message)s::text)
 WHERE processgraphid = %(processgraphid)s AND state IN (0, 1)
 RETURNING *;
@@ -406,7 +402,7 @@ WHERE processgraphid <> ''
        OR (state = 0 AND waitdeadline < now()));
 
 -- name: fail_process_if_expired
-UPDATE processes SET state = 3, statechangetime = now(), endtime = now(), execdeadline = NULL,
+UPDATE processes SET state = 3, endtime = now(), execdeadline = NULL,
                      errors = errors || to_jsonb(CASE WHEN state = 1 THEN %(exec_message)s
                                                       ELSE %(wait_message)s END::text)
 WHERE processid = %(processid)s
