@@ -107,7 +107,7 @@ class Forwarder:
             leader = leadership.leader_address()
             epoch = await self._leader_epoch()
             wait_left = max(client_deadline - time.monotonic(), 0.0)
-            outcome = await self._attempt(url, req.raw, Relay(epoch, receipt, wait_left))
+            outcome = await self._attempt(leader, url, req.raw, Relay(epoch, receipt, wait_left))
             if isinstance(outcome, web.Response):
                 self._count("relayed")
                 return outcome
@@ -133,9 +133,10 @@ class Forwarder:
     def _count(self, outcome: str) -> None:
         self._ctx.metrics.forwarded.labels(outcome).inc()
 
-    async def _attempt(self, url: str, body: bytes, relay: Relay) -> web.Response | _Attempt:
-        """One relay, abandoned early if Raft elects someone else while it is pending."""
-        leader = self._ctx.leadership.leader_address()
+    async def _attempt(
+        self, leader: str | None, url: str, body: bytes, relay: Relay
+    ) -> web.Response | _Attempt:
+        """One relay to `leader`, abandoned early if Raft names someone else meanwhile."""
         post = asyncio.create_task(self._post(url, body, relay))
         watch = asyncio.create_task(self._leader_moved_from(leader))
         try:

@@ -67,10 +67,10 @@ async def get_process(ctx: Context, req: Req) -> Any:
 async def get_processes(ctx: Context, req: Req) -> Any:
     colonyid = require_id(req.msg, "colonyid")
     count, state = get_count(req.msg), get_state(req.msg)
+    # executortype: a colonies_ha extension (the dashboard's filter); upstream has none.
+    executortype = get_str(req.msg, "executortype")
     async with ctx.db.connection() as conn:
         await auth.require_member_or_owner(conn, req.caller_id, colonyid)
-        # executortype: a colonies_ha extension (the dashboard's filter); upstream has none.
-        executortype = get_str(req.msg, "executortype")
         return await processes.list_processes(conn, colonyid, state, count, executortype)
 
 

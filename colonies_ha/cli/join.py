@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import click
 
-from colonies_ha.cli.server import config_from_options, replica_options, run_server
+from colonies_ha.cli.server import (
+    config_from_options,
+    replica_options,
+    require_valid,
+    run_server,
+)
 from colonies_ha.cluster.membership import JoinError, join_cluster
-from colonies_ha.replica import ConfigError, check_config
 
 
 @click.command()
@@ -16,10 +20,7 @@ def join(**options: object) -> None:
     config = config_from_options(options)
     if not config.raft_self or not config.raft_peers:
         raise click.UsageError("join needs --raft-self and --peers (members of the cluster)")
-    try:
-        check_config(config)  # before talking to the cluster: a missing secret is said at once
-    except ConfigError as error:
-        raise click.UsageError(str(error)) from error
+    require_valid(config)  # before talking to the cluster: a missing secret is said at once
     try:
         config.raft_peers = join_cluster(config.raft_peers, config.raft_self, config.cluster_secret)
     except JoinError as error:

@@ -37,12 +37,17 @@ def split_peers(peers: str) -> list[str]:
     return [p.strip() for p in peers.split(",") if p.strip()]
 
 
-def run_server(config: ServerConfig) -> None:
-    """Run until SIGTERM/SIGINT; a configuration problem is one line and exit code 2."""
+def require_valid(config: ServerConfig) -> None:
+    """A configuration problem is one line and exit code 2, before anything is contacted."""
     try:
         check_config(config)
     except ConfigError as error:
         raise click.UsageError(str(error)) from error
+
+
+def run_server(config: ServerConfig) -> None:
+    """Run until SIGTERM/SIGINT."""
+    require_valid(config)
     run_replica_loop(run_until_signalled(config))
 
 
@@ -204,10 +209,7 @@ def apply_statefulset(
 
 def settle_statefulset(config: ServerConfig) -> None:
     """Start from the running cluster's members, not the derived list (see cluster.scaling)."""
-    try:
-        check_config(config)  # before talking to the cluster: a missing secret is said at once
-    except ConfigError as error:
-        raise click.UsageError(str(error)) from error
+    require_valid(config)  # before talking to the cluster: a missing secret is said at once
     expected = list(config.raft_peers)
     try:
         config.raft_peers = settle_membership(config.raft_self, expected, config.cluster_secret)

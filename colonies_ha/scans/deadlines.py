@@ -22,9 +22,10 @@ async def sweep_deadlines(ctx: Context, epoch: int) -> int:
         expired_members = await repo.all_rows(conn, "expired_graph_members")
     ctx.metrics.deadline_resets.inc(len(requeued))
     ctx.metrics.deadline_failures.inc(len(failed))
-    for graphid in sorted({row["processgraphid"] for row in requeued} - {""}):
+    if graphids := sorted({row["processgraphid"] for row in requeued} - {""}):
         async with ctx.db.connection() as conn:
-            await workflows.refresh_state_after(conn, graphid)
+            for graphid in graphids:
+                await workflows.refresh_state_after(conn, graphid)
     for member in expired_members:
         in_graph = await _fail_graph_member(
             ctx, epoch, member["processid"], member["processgraphid"]

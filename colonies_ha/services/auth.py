@@ -82,7 +82,6 @@ async def require_own_colony_member_or_owner(conn: Conn, caller_id: str, colonyi
     """A colony stream (subscribeprocessesmsg): its members, and its owner, who may list the
     same processes anyway (getprocessesmsg).  Returns the colony: the one given, else the
     owner's own or the executor's."""
-    if colonyid == caller_id or (not colonyid and await repo.get_colony(conn, caller_id)):
-        await require_colony_owner(conn, caller_id, caller_id)
-        return caller_id
+    if colonyid in ("", caller_id) and await repo.get_colony(conn, caller_id) is not None:
+        return caller_id  # the caller signed with the colony's own key
     return (await require_own_colony_member(conn, caller_id, colonyid)).colonyid

@@ -41,11 +41,7 @@ async def _claim(
 ) -> Json | None:
     try:
         async with ctx.db.fenced_transaction(epoch, serialize_on=receipt) as conn:
-            row = None
-            if receipt is not None:  # an earlier attempt of this request may have claimed
-                row = await _claim_of_receipt(conn, receipt, member.executorid)
-                if row is not None:
-                    ctx.metrics.forwarded.labels("redelivered").inc()
+            row = await _earlier_claim(ctx, conn, receipt, member.executorid)
             if row is None:
                 row = await repo.one(
                     conn,
@@ -104,11 +100,17 @@ async def assign(
             await asyncio.wait_for(signal.wait(), min(remaining, SAFETY_RECHECK_SECONDS))
 
 
-async def _claim_of_receipt(conn: Conn, receipt: str, executorid: str) -> Json | None:
-    """The process a relayed assign claimed, if that claim committed and still stands."""
-    return await repo.one(
-        conn, "process_by_receipt", {"receipt": receipt, "executorid": executorid}
-    )
+async def _earlier_claim(
+    ctx: Context, conn: Conn, receipt: str | None, executorid: str
+) -> Json | None:
+    """The claim an earlier attempt of this relayed request committed, if it still stands
+    (read under the receipt's lock, so no attempt of the request is in flight)."""
+    if receipt is None:
+        return None
+    row = await repo.one(conn, "process_by_receipt", {"receipt": receipt, "executorid": executorid})
+    if row is not None:
+        ctx.metrics.forwarded.labels("redelivered").inc()
+    return row
 
 
 async def get_process(conn: Conn, processid: str) -> Json:
