@@ -19,10 +19,17 @@ from typing import Any
 import pytest
 import yaml
 
+from colonies_ha.cluster.statefulset import statefulset_membership
+
 REPO = Path(__file__).resolve().parents[2]
 BASE = REPO / "deploy" / "k8s"
+# The replicated-database overlay (beside the base: kustomize refuses one inside it).
+CLOUDNATIVEPG = REPO / "deploy" / "overlays" / "cloudnativepg"
 DOCKERFILE = REPO / "Dockerfile"
 SERVER_CONTAINER = "server"
+# The oldest Kubernetes we claim, and the newest whose schemas kubernetes-validate ships.
+KUBERNETES_VERSIONS = ["1.30", "1.37"]
+KUBERNETES_VALIDATE = str(Path(sys.executable).parent / "kubernetes-validate")
 
 Doc = dict[str, Any]
 
@@ -71,6 +78,11 @@ def find(docs: list[Doc], kind: str, name: str) -> Doc:
 
 def of_kind(docs: list[Doc], kind: str) -> list[Doc]:
     return [d for d in docs if d["kind"] == kind]
+
+
+def statefulset(docs: list[Doc]) -> Doc:
+    """The replicas' StatefulSet."""
+    return find(docs, "StatefulSet", "colonies-ha")
 
 
 def container(statefulset: Doc, name: str = SERVER_CONTAINER) -> Doc:
@@ -147,3 +159,39 @@ def dockerfile_argument(instruction: str) -> str:
     ]
     assert found, f"no {instruction} in the Dockerfile"
     return found[-1]
+
+
+def validate(path: Path, version: str) -> subprocess.CompletedProcess[str]:
+    """`kubernetes-validate --strict` on a file of documents (the built-in kinds)."""
+    return subprocess.run(
+        [KUBERNETES_VALIDATE, "--strict", "-k", version, str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def assert_every_pod_agrees_on_the_members(docs: list[Doc]) -> None:
+    """What each pod of the StatefulSet computes from its own environment: one member list,
+    as long as the replica count."""
+    sts = statefulset(docs)
+    count = sts["spec"]["replicas"]
+    name = sts["metadata"]["name"]
+    secrets = {s["metadata"]["name"]: secret_data(s) for s in of_kind(docs, "Secret")}
+    members = set()
+    for ordinal in range(count):
+        env = pod_environment(sts, f"{name}-{ordinal}", "ns", secrets)
+        membership = statefulset_membership(
+            env["COLONIES_POD_NAME"],
+            int(env["COLONIES_STATEFULSET_REPLICAS"]),
+            service=env["COLONIES_STATEFULSET_SERVICE"],
+            namespace=env["COLONIES_POD_NAMESPACE"],
+            cluster_domain=env["COLONIES_CLUSTER_DOMAIN"],
+            raft_port=int(env["COLONIES_RAFT_PORT"]),
+            api_port=int(env["COLONIES_SERVER_PORT"]),
+        )
+        members.add(frozenset((membership.raft_self, *membership.peers)))
+        assert membership.raft_self.startswith(f"{name}-{ordinal}.{sts['spec']['serviceName']}.")
+    assert len(members) == 1
+    assert len(next(iter(members))) == count

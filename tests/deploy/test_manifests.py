@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, cast
@@ -17,11 +15,12 @@ from click.testing import CliRunner
 
 from colonies_ha.api import app as app_module
 from colonies_ha.cli.main import cli
-from colonies_ha.cluster.statefulset import statefulset_membership
 from colonies_ha.services.context import Context
 from tests.deploy.manifests import (
     BASE,
+    KUBERNETES_VERSIONS,
     Doc,
+    assert_every_pod_agrees_on_the_members,
     container,
     container_port,
     dockerfile_argument,
@@ -33,26 +32,10 @@ from tests.deploy.manifests import (
     render_text,
     secret_data,
     selects,
+    statefulset,
     template_labels,
+    validate,
 )
-
-# The oldest Kubernetes we claim, and the newest whose schemas kubernetes-validate ships.
-KUBERNETES_VERSIONS = ["1.30", "1.37"]
-KUBERNETES_VALIDATE = str(Path(sys.executable).parent / "kubernetes-validate")
-
-
-def statefulset(docs: list[Doc]) -> Doc:
-    return find(docs, "StatefulSet", "colonies-ha")
-
-
-def validate(path: Path, version: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [KUBERNETES_VALIDATE, "--strict", "-k", version, str(path)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
 
 
 @pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
@@ -228,31 +211,6 @@ def test_changing_the_count_changes_the_peer_list(tmp_path: Path, count: int) ->
 
 def test_rendered_pods_agree_on_the_members(rendered: list[Doc]) -> None:
     assert_every_pod_agrees_on_the_members(rendered)
-
-
-def assert_every_pod_agrees_on_the_members(docs: list[Doc]) -> None:
-    """What each pod of the StatefulSet computes from its own environment: one member list,
-    as long as the replica count."""
-    sts = statefulset(docs)
-    count = sts["spec"]["replicas"]
-    name = sts["metadata"]["name"]
-    secrets = {s["metadata"]["name"]: secret_data(s) for s in of_kind(docs, "Secret")}
-    members = set()
-    for ordinal in range(count):
-        env = pod_environment(sts, f"{name}-{ordinal}", "ns", secrets)
-        membership = statefulset_membership(
-            env["COLONIES_POD_NAME"],
-            int(env["COLONIES_STATEFULSET_REPLICAS"]),
-            service=env["COLONIES_STATEFULSET_SERVICE"],
-            namespace=env["COLONIES_POD_NAMESPACE"],
-            cluster_domain=env["COLONIES_CLUSTER_DOMAIN"],
-            raft_port=int(env["COLONIES_RAFT_PORT"]),
-            api_port=int(env["COLONIES_SERVER_PORT"]),
-        )
-        members.add(frozenset((membership.raft_self, *membership.peers)))
-        assert membership.raft_self.startswith(f"{name}-{ordinal}.{sts['spec']['serviceName']}.")
-    assert len(members) == 1
-    assert len(next(iter(members))) == count
 
 
 def test_secret_references_resolve_to_the_generated_secret(rendered: list[Doc]) -> None:
