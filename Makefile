@@ -26,6 +26,7 @@ test: install
 lint: install
 	$(BIN)/ruff check colonies_ha tests benchmarks
 	$(BIN)/ruff format --check colonies_ha tests benchmarks
+	$(BIN)/lint-imports --no-logo
 
 format: install
 	$(BIN)/ruff format colonies_ha tests benchmarks

@@ -19,7 +19,7 @@ from colonies_ha.cli.common import (
     workflow_spec_text,
 )
 from colonies_ha.client import ColoniesClient
-from colonies_ha.protocol.crypto import is_hex64
+from colonies_ha.domain.ids import is_hex64
 
 Json = dict[str, Any]
 spec_option = click.option(

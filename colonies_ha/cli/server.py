@@ -20,7 +20,7 @@ from colonies_ha.config import (
     DEFAULT_PORT,
     ServerConfig,
 )
-from colonies_ha.protocol.crypto import is_hex64
+from colonies_ha.domain.ids import is_hex64
 from colonies_ha.replica import ConfigError, check_config
 
 # The shipped deploy/k8s/secret.env holds placeholders containing this mark; a replica refuses

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from colonies_ha.domain.ids import new_object_id
 from colonies_ha.domain.processes import new_process
 from colonies_ha.domain.states import ProcessState
-from colonies_ha.protocol.crypto import new_object_id
 
 Row = dict[str, Any]
 

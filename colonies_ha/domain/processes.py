@@ -6,9 +6,9 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from colonies_ha.domain.ids import new_object_id
 from colonies_ha.domain.states import AttributeType, ProcessState
 from colonies_ha.domain.timeutil import priority_time
-from colonies_ha.protocol.crypto import new_object_id
 
 Row = dict[str, Any]
 

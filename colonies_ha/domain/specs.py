@@ -6,6 +6,7 @@ from graphlib import CycleError, TopologicalSorter
 from typing import Any
 
 from colonies_ha.domain.errors import BadRequest
+from colonies_ha.domain.ids import is_hex64
 from colonies_ha.domain.timeutil import MAX_PRIORITY, MIN_PRIORITY
 from colonies_ha.domain.validation import (
     Json,
@@ -17,7 +18,6 @@ from colonies_ha.domain.validation import (
     require_id,
     require_object,
 )
-from colonies_ha.protocol.crypto import is_hex64
 
 
 def parse_function_spec(raw: Any, *, colony_id: str | None = None) -> Json:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from colonies_ha.domain.errors import BadRequest
-from colonies_ha.protocol.crypto import is_hex64
+from colonies_ha.domain.ids import is_hex64
 
 Json = dict[str, Any]
 MAX_COUNT = 100

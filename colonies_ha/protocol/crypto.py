@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
-import uuid
 
 import coincurve
 
+from colonies_ha.domain.ids import is_hex64, sha3_hex
+
 SIGNATURE_BYTES = 65
-_HEX64 = re.compile(r"^[0-9a-f]{64}$")
 # Order of the secp256k1 group; a signature with s above half of it is malleable.
 _CURVE_ORDER = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 _HALF_ORDER = _CURVE_ORDER // 2
@@ -26,25 +25,12 @@ class InvalidSignature(ValueError):
     """The signature cannot be decoded, is malleable, or does not verify."""
 
 
-def sha3_hex(text: str) -> str:
-    return hashlib.sha3_256(text.encode("utf-8")).hexdigest()
-
-
-def is_hex64(value: object) -> bool:
-    return isinstance(value, str) and _HEX64.match(value) is not None
-
-
 def generate_private_key() -> str:
     """A new private key in the 64-hex-char form every Colonies tool uses."""
     while True:
         candidate = hashlib.sha3_256(os.urandom(32)).hexdigest()
         if 0 < int(candidate, 16) < _CURVE_ORDER:
             return candidate
-
-
-def new_object_id() -> str:
-    """Server-made ids (process, graph, attribute, ...): SHA3-256 of a random UUID string."""
-    return sha3_hex(str(uuid.uuid4()))
 
 
 def _id_of_public_key(public_key: coincurve.PublicKey) -> str:

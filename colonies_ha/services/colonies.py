@@ -7,8 +7,8 @@ from typing import Any
 from psycopg.types.json import Jsonb
 
 from colonies_ha.domain.errors import BadRequest, Forbidden, NotFound
+from colonies_ha.domain.ids import new_object_id
 from colonies_ha.domain.states import ExecutorState
-from colonies_ha.protocol.crypto import new_object_id
 from colonies_ha.protocol.objects import colony_json, executor_json, function_json
 from colonies_ha.store import repo
 from colonies_ha.store.db import Conn

@@ -10,9 +10,9 @@ from psycopg.types.json import Jsonb
 
 from colonies_ha.cluster.events import SAFETY_RECHECK_SECONDS, notify_processes
 from colonies_ha.domain.errors import BadRequest, Forbidden, NotFound, NotLeader
+from colonies_ha.domain.ids import new_object_id
 from colonies_ha.domain.processes import new_process
 from colonies_ha.domain.states import ProcessState
-from colonies_ha.protocol.crypto import new_object_id
 from colonies_ha.protocol.envelope import Relay
 from colonies_ha.protocol.objects import attribute_json, process_json, statistics_json
 from colonies_ha.services import workflows

@@ -7,11 +7,11 @@ from datetime import datetime
 from typing import Any
 
 from colonies_ha.domain.errors import BadRequest, NotFound
+from colonies_ha.domain.ids import new_object_id
 from colonies_ha.domain.schedule import generator_batches, next_run
 from colonies_ha.domain.specs import parse_workflow_spec
 from colonies_ha.domain.states import ProcessState
 from colonies_ha.domain.timeutil import rfc3339, utcnow
-from colonies_ha.protocol.crypto import new_object_id
 from colonies_ha.services import workflows
 from colonies_ha.store import repo
 from colonies_ha.store.db import Conn

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from colonies_ha.domain import ids
 from colonies_ha.protocol import crypto
 
 VECTORS = json.loads((Path(__file__).parents[1] / "fixtures/crypto_vectors.json").read_text())
@@ -71,5 +72,5 @@ def test_changed_message_recovers_another_identity() -> None:
 
 
 def test_object_ids_are_64_hex() -> None:
-    ids = {crypto.new_object_id() for _ in range(100)}
-    assert len(ids) == 100 and all(crypto.is_hex64(i) for i in ids)
+    made = {ids.new_object_id() for _ in range(100)}
+    assert len(made) == 100 and all(ids.is_hex64(i) for i in made)
