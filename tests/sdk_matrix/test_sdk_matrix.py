@@ -107,3 +107,25 @@ async def test_a_process_crosses_generations(
             {**colony, "release": reader, "action": "get", "processid": closed["processid"]}
         )
         assert seen == {"state": 2, "out": [f"closed-by-{runner}"]}, seen
+
+
+async def test_what_only_the_newest_release_calls(
+    matrix_cluster: tuple[Cluster, ReplicaProcess],
+) -> None:
+    cluster, follower = matrix_cluster
+    install_sdks(("1.0.25",))
+    job = {"release": "1.0.25", "action": "extras", "host": "127.0.0.1"}
+    checks = run_job({**job, "port": follower.api_port, "server_prvkey": cluster.server_prvkey})
+    assert "error" not in checks, checks.get("error")
+    assert checks["initiator"][1] == "alice" and len(checks["initiator"][0]) == 64
+    assert "only executors run processes" in checks["user_assign"]
+    assert "not an executor or user" in checks["owner_submit"]
+    assert "not an executor or user" in checks["removed_user"]
+    assert checks["executor_log"] == ["line 1"] and checks["output"] == ["partial"]
+    assert checks["graphs"] and checks["graph_members"] == 1
+    assert checks["graphs_after_remove"] == 0 and checks["graphs_after_remove_all"] == 0
+    assert checks["crons"] == ["nightly"] and checks["generators"] == ["gen"]
+    assert checks["waiting_before_remove_all"] == 1  # the run the cron started
+    assert checks["processes_after_remove_all"] == 0
+    assert "rejected" in checks["rejected_assign"]
+    assert checks["colony_gone"]
