@@ -184,8 +184,7 @@ async def add_function(ctx: Context, req: Req) -> Any:
     }
     async with ctx.db.connection() as conn:
         member = await auth.require_member_by_ref(conn, req.caller_id, colony)
-        if colony.current:
-            name = require_str(raw, "executorname")
+        if name := get_str(raw, "executorname"):
             executor = await colonies.executor_by_name(conn, member.colonyid, name)
             fun["executorid"] = executor["executorid"]
         else:
