@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import psycopg
@@ -12,6 +13,7 @@ from colonies_ha.domain.errors import ColoniesError
 from colonies_ha.protocol.crypto import generate_private_key, id_of_private_key
 from colonies_ha.store.db import migrate
 from tests.helpers import ColonyEnv
+from tests.integration.test_pubsub import first, subscribers, until
 
 
 async def refused(call, status: int, match: str) -> None:  # type: ignore[no-untyped-def]
@@ -95,10 +97,11 @@ async def test_removals_by_state_and_graph_filter(colony: ColonyEnv) -> None:
 async def test_subscribe_by_colony_name(colony: ColonyEnv) -> None:
     name = colony_name(colony)
     stream = colony.executor.subscribe_processes(colony.executortype, 0, 30, colony=name)
-    task = stream.__anext__()
+    streamed = asyncio.create_task(first(stream))
+    await until(lambda: subscribers(colony.server.replica) == 1)
     submitted = await colony.executor.submit(function_spec(name, colony.executortype))
-    assert (await task)["processid"] == submitted["processid"]
-    await stream.aclose()
+    got = await asyncio.wait_for(streamed, 10)
+    assert got is not None and got["processid"] == submitted["processid"]
 
 
 async def test_migration_names_the_colony_of_stored_specs(database_url: str) -> None:
