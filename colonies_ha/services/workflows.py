@@ -172,7 +172,7 @@ async def add_child(
             graphid=graphid,
             waitforparents=True,
             parents=[parentid],
-            initiator=(caller_id, parent["initiatorname"]),
+            initiator=(parent["initiatorid"], parent["initiatorname"]),  # the workflow's
         )
         members = {}
         for member_id in [before] if before else parent["children"]:
