@@ -1,8 +1,10 @@
-"""Who may do what: the three roles of the protocol, checked in this one place.
+"""Who may do what: the roles of both protocol generations, checked in this one place.
 
 Server owner: holds the key whose id the server is configured with.  Colony owner: holds
 the colony's key (the colony id is that key's id).  Member: an approved executor of the
-colony.  Assignee rules are compare-and-set conditions in the store, not checks here.
+colony (2023, addressed by colony id); in the newest generation (addressed by colony name)
+also a user of the colony.  Assignee rules are compare-and-set conditions in the store, not
+checks here.
 """
 
 from __future__ import annotations
@@ -18,9 +20,15 @@ from colonies_ha.store.db import Conn
 
 @dataclass(frozen=True, slots=True)
 class Member:
+    """A caller admitted to a colony.  For a user, `executorid` is the user's id, the type
+    is empty and `executorname` is the user's name (the newest generation's initiator)."""
+
     executorid: str
     colonyid: str
     executortype: str
+    colonyname: str = ""
+    executorname: str = ""
+    is_user: bool = False
 
 
 def require_server_owner(caller_id: str, server_id: str) -> None:
@@ -85,3 +93,65 @@ async def require_own_colony_member_or_owner(conn: Conn, caller_id: str, colonyi
     if colonyid in ("", caller_id) and await repo.get_colony(conn, caller_id) is not None:
         return caller_id  # the caller signed with the colony's own key
     return (await require_own_colony_member(conn, caller_id, colonyid)).colonyid
+
+
+# -- the newest generation: colonies addressed by name ----------------------------------
+
+
+async def colony_by_name(conn: Conn, colonyname: str) -> dict[str, Any]:
+    """The colony row (colonyid, name) of a colony name, or NotFound."""
+    if not colonyname:
+        raise NotFound("no colony name was given")
+    row = await repo.one(conn, "get_colony_by_name", {"colonyname": colonyname})
+    if row is None:
+        raise NotFound(f"colony with name '{colonyname}' does not exist")
+    return row
+
+
+async def require_colony_owner_by_name(conn: Conn, caller_id: str, colonyname: str) -> dict:
+    """Signed with the colony's own key; returns the colony row."""
+    colony = await colony_by_name(conn, colonyname)
+    if caller_id != colony["colonyid"]:
+        raise Forbidden(f"only the owner of colony '{colonyname}' may do this")
+    return colony
+
+
+async def require_membership(
+    conn: Conn, caller_id: str, colonyname: str, *, approved: bool = True
+) -> Member:
+    """Upstream's membership: an executor of the colony (approved, unless `approved` is
+    False) or a user of the colony.  The colony's owner key is neither."""
+    row = await repo.one(conn, "membership", {"caller": caller_id, "colonyname": colonyname})
+    if row is None:
+        raise NotFound(f"colony with name '{colonyname}' does not exist")
+    if row["executorid"] is not None and (not approved or row["state"] == ExecutorState.APPROVED):
+        return Member(
+            row["executorid"],
+            row["colonyid"],
+            row["executortype"],
+            colonyname=row["colonyname"],
+            executorname=row["executorname"],
+        )
+    if row["userid"] is not None:
+        return Member(
+            row["userid"],
+            row["colonyid"],
+            "",
+            colonyname=row["colonyname"],
+            executorname=row["username"],
+            is_user=True,
+        )
+    if row["executorid"] is not None:
+        state = "rejected" if row["state"] == ExecutorState.REJECTED else "not approved yet"
+        raise Forbidden(f"executor {caller_id} of colony '{colonyname}' is {state}")
+    raise Forbidden(
+        f"access denied: the caller {caller_id} is not a member of colony '{colonyname}'"
+    )
+
+
+async def require_executor_membership(conn: Conn, caller_id: str, colonyname: str) -> Member:
+    """Running processes (assign): an approved executor of the colony, not a user."""
+    member = await require_membership(conn, caller_id, colonyname)
+    if member.is_user:
+        raise Forbidden(f"the user {caller_id} is not an executor; only executors run processes")
+    return member

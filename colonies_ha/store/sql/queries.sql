@@ -506,6 +506,37 @@ SELECT colonyid, executortype, state, count(*) AS count FROM processes
 WHERE state IN (0, 1)
 GROUP BY colonyid, executortype, state;
 
+-- name: get_colony_by_name
+SELECT colonyid, name FROM colonies WHERE name = %(colonyname)s;
+
+-- name: membership
+-- The newest generation's "member of the colony": the caller is an executor of the colony
+-- (its state decides whether it counts) or one of its users.  One round trip.
+SELECT c.colonyid, c.name AS colonyname,
+       e.executorid, e.executortype, e.executorname, e.state,
+       u.userid, u.name AS username
+FROM colonies c
+LEFT JOIN executors e ON e.executorid = %(caller)s AND e.colonyid = c.colonyid
+LEFT JOIN users u ON u.colonyid = c.colonyid AND u.userid = %(caller)s
+WHERE c.name = %(colonyname)s;
+
+-- name: insert_user
+INSERT INTO users (colonyid, userid, name, email, phone)
+VALUES (%(colonyid)s, %(userid)s, %(name)s, %(email)s, %(phone)s)
+ON CONFLICT DO NOTHING
+RETURNING *;
+
+-- name: get_users
+SELECT * FROM users WHERE colonyid = %(colonyid)s ORDER BY name;
+
+-- name: get_user_by_name
+SELECT * FROM users WHERE colonyid = %(colonyid)s AND name = %(name)s;
+
+-- name: get_user_by_id
+SELECT * FROM users WHERE colonyid = %(colonyid)s AND userid = %(userid)s;
+
+-- name: delete_user
+DELETE FROM users WHERE colonyid = %(colonyid)s AND name = %(name)s RETURNING userid;
 -- == Current-generation extras: blueprints, files, snapshots, channels (migration 0007) ==
 
 -- name: insert_blueprint_definition
