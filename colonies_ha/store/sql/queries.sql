@@ -537,6 +537,7 @@ SELECT * FROM users WHERE colonyid = %(colonyid)s AND userid = %(userid)s;
 
 -- name: delete_user
 DELETE FROM users WHERE colonyid = %(colonyid)s AND name = %(name)s RETURNING userid;
+
 -- == Current-generation extras: blueprints, files, snapshots, channels (migration 0007) ==
 
 -- name: insert_blueprint_definition
@@ -713,8 +714,11 @@ DELETE FROM snapshots WHERE colonyid = %(colonyid)s;
 INSERT INTO channels (processid, name) VALUES (%(processid)s, %(name)s)
 ON CONFLICT DO NOTHING;
 
--- name: count_channels
-SELECT count(*) AS count FROM channels WHERE processid = %(processid)s;
+-- name: lock_process_for_channel
+-- FOR SHARE: a close (which updates the row) waits for this append to commit, or this
+-- append sees the process finished; no entry can follow the close.
+SELECT processid, colonyid, state, assignedexecutorid, initiatorid, spec FROM processes
+WHERE processid = %(processid)s FOR SHARE;
 
 -- name: channel_next_position
 -- The row lock serialises appends to one channel, so positions stay dense and ordered.

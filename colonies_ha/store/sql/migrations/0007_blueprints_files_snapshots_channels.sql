@@ -76,6 +76,9 @@ CREATE TABLE snapshots (
 -- Process channels: append-only logs between a process's submitter and its executor.
 -- `length` is bumped under the row lock by every append, so positions are dense (1, 2,
 -- ...) and a reader's `afterseq` (how many entries it has) is a plain position bound.
+-- A finished process's channels take no new readers or writers (as upstream, which drops
+-- them at close), but streams already open drain what was appended before the close; the
+-- rows go when the process is removed.
 CREATE TABLE channels (
     processid text NOT NULL REFERENCES processes ON DELETE CASCADE,
     name      text NOT NULL,
@@ -95,18 +98,3 @@ CREATE TABLE channel_entries (
     PRIMARY KEY (processid, name, position),
     FOREIGN KEY (processid, name) REFERENCES channels ON DELETE CASCADE
 );
-
--- A process's channels end with it (upstream drops them when the process closes); a
--- trigger, so no path that finishes a process (close, deadline, parent failure) forgets.
-CREATE FUNCTION drop_finished_channels() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    DELETE FROM channels WHERE processid = NEW.processid;
-    RETURN NULL;
-END
-$$;
-
-CREATE TRIGGER processes_channels_end
-    AFTER UPDATE OF state ON processes
-    FOR EACH ROW
-    WHEN (NEW.state IN (2, 3) AND OLD.state IS DISTINCT FROM NEW.state)
-    EXECUTE FUNCTION drop_finished_channels();
