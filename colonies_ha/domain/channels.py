@@ -81,8 +81,11 @@ class TokenBucket:
 
     rate: float = RATE_PER_SECOND
     burst: float = RATE_BURST
-    tokens: float = RATE_BURST
-    stamp: float = field(default=0.0)
+    tokens: float = field(init=False)
+    stamp: float = field(init=False, default=0.0)
+
+    def __post_init__(self) -> None:
+        self.tokens = self.burst  # a new bucket starts full
 
     def allow(self, now: float) -> bool:
         if self.stamp:
