@@ -6,6 +6,8 @@ others; each handler reads the key its message carries.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from typing import Any
 
 from colonies_ha.api.dispatch import rpc
@@ -23,6 +25,17 @@ from colonies_ha.protocol.envelope import SignedRequest as Req
 from colonies_ha.protocol.objects import process_json
 from colonies_ha.services import auth, blueprints
 from colonies_ha.services.context import Context
+from colonies_ha.store.db import Conn
+
+
+@contextlib.asynccontextmanager
+async def _in_colony(ctx: Context, req: Req, key: str) -> AsyncIterator[tuple[Conn, auth.Caller]]:
+    """A connection, once the caller proved a member or the owner of the colony named by
+    the message's `key` (upstream says `namespace` in some messages, `colonyname` in
+    others)."""
+    colonyname = require_str(req.msg, key)
+    async with ctx.db.connection() as conn:
+        yield conn, await auth.require_membership_or_colony_owner(conn, req.caller_id, colonyname)
 
 
 @rpc("addblueprintdefinitionmsg")
@@ -39,17 +52,14 @@ async def add_definition(ctx: Context, req: Req) -> Any:
 
 @rpc("getblueprintdefinitionmsg")
 async def get_definition(ctx: Context, req: Req) -> Any:
-    colonyname, name = require_str(req.msg, "colonyname"), require_str(req.msg, "name")
-    async with ctx.db.connection() as conn:
-        caller = await auth.require_membership_or_colony_owner(conn, req.caller_id, colonyname)
+    name = require_str(req.msg, "name")
+    async with _in_colony(ctx, req, "colonyname") as (conn, caller):
         return await blueprints.get_definition(conn, caller.colonyid, name)
 
 
 @rpc("getblueprintdefinitionsmsg")
 async def get_definitions(ctx: Context, req: Req) -> Any:
-    colonyname = require_str(req.msg, "colonyname")
-    async with ctx.db.connection() as conn:
-        caller = await auth.require_membership_or_colony_owner(conn, req.caller_id, colonyname)
+    async with _in_colony(ctx, req, "colonyname") as (conn, caller):
         return await blueprints.list_definitions(conn, caller.colonyid)
 
 
@@ -75,18 +85,15 @@ async def add_blueprint(ctx: Context, req: Req) -> Any:
 
 @rpc("getblueprintmsg")
 async def get_blueprint(ctx: Context, req: Req) -> Any:
-    colonyname, name = require_str(req.msg, "namespace"), require_str(req.msg, "name")
-    async with ctx.db.connection() as conn:
-        caller = await auth.require_membership_or_colony_owner(conn, req.caller_id, colonyname)
+    name = require_str(req.msg, "name")
+    async with _in_colony(ctx, req, "namespace") as (conn, caller):
         return await blueprints.get_blueprint(conn, caller.colonyid, name)
 
 
 @rpc("getblueprintsmsg")
 async def get_blueprints(ctx: Context, req: Req) -> Any:
-    colonyname = require_str(req.msg, "namespace")
     kind, location = get_str(req.msg, "kind"), get_str(req.msg, "locationname")
-    async with ctx.db.connection() as conn:
-        caller = await auth.require_membership_or_colony_owner(conn, req.caller_id, colonyname)
+    async with _in_colony(ctx, req, "namespace") as (conn, caller):
         return await blueprints.list_blueprints(conn, caller.colonyid, kind, location)
 
 
