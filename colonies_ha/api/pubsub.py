@@ -61,6 +61,7 @@ class Subscription:
     executortype: str
     processid: str = ""  # subscribeprocessmsg only
     colonyid: str = ""  # as given; subscribeprocessmsg derives it from the process
+    colonyname: str = ""  # the newest generation names the colony instead
 
 
 def add_pubsub(app: web.Application, ctx: Context) -> None:
@@ -144,6 +145,7 @@ def parse_subscription(req: SignedRequest) -> Subscription:
         executortype=get_str(msg, "executortype"),
         processid=require_id(msg, "processid") if req.msgtype == SUBSCRIBE_PROCESS else "",
         colonyid=optional_id(msg, "colonyid"),
+        colonyname=get_str(msg, "colonyname"),
     )
 
 
@@ -151,13 +153,16 @@ async def _authorised_process(ctx: Context, sub: Subscription) -> Json:
     """The process (404 if unknown); the caller must be a member of the process's colony."""
     async with ctx.db.connection() as conn:
         row = await get_process(conn, sub.processid)
-        await auth.require_member(conn, sub.caller_id, row["colonyid"])
+        await auth.require_member_by_id(conn, sub.caller_id, row["colonyid"])
     return row
 
 
 async def _authorised_colony(ctx: Context, sub: Subscription) -> str:
     """The colony named in the message, else the caller's own; a member or its owner."""
     async with ctx.db.connection() as conn:
+        if sub.colonyname:
+            member = await auth.require_membership(conn, sub.caller_id, sub.colonyname)
+            return member.colonyid
         return await auth.require_own_colony_member_or_owner(conn, sub.caller_id, sub.colonyid)
 
 

@@ -20,7 +20,11 @@ STATE_COLOURS = {
 
 
 def wire_workflow(
-    specs: list[Row], *, root_args: list[Any] | None = None, root_input: list[Any] | None = None
+    specs: list[Row],
+    *,
+    root_args: list[Any] | None = None,
+    root_input: list[Any] | None = None,
+    initiator: tuple[str, str] = ("", ""),
 ) -> tuple[str, list[Row]]:
     """A graph id and one new process per spec, parents and children wired by node name.
 
@@ -47,6 +51,7 @@ def wire_workflow(
             parents=[ids[d] for d in dependencies],
             children=children[spec["nodename"]],
             input_values=list(root_input) if is_root and root_input else [],
+            initiator=initiator,
         )
         process["processid"] = ids[spec["nodename"]]
         processes.append(process)

@@ -22,6 +22,7 @@ def new_process(
     children: list[str] | None = None,
     input_values: list[Any] | None = None,
     now_ns: int | None = None,
+    initiator: tuple[str, str] = ("", ""),
 ) -> Row:
     """Every column of a fresh WAITING process, so the reply needs no re-read."""
     now_ns = time.time_ns() if now_ns is None else now_ns
@@ -29,6 +30,8 @@ def new_process(
     maxwaittime = spec["maxwaittime"]
     return {
         "processid": new_object_id(),
+        "initiatorid": initiator[0],
+        "initiatorname": initiator[1],
         "colonyid": spec["conditions"]["colonyid"],
         "executortype": spec["conditions"]["executortype"],
         "executorids": spec["conditions"]["executorids"],

@@ -6,6 +6,7 @@ not use), so absent and null fields take defaults, and unknown fields are ignore
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from colonies_ha.domain.errors import BadRequest
@@ -113,3 +114,35 @@ def get_count(obj: Json, key: str = "count") -> int:
 
 def get_state(obj: Json, key: str = "state") -> int:
     return get_int(obj, key, low=0, high=3)
+
+
+@dataclass(frozen=True, slots=True)
+class ColonyRef:
+    """How a message names its colony: by id (2023 generation) or by name (the newest)."""
+
+    colonyid: str = ""
+    colonyname: str = ""
+
+    @property
+    def current(self) -> bool:
+        return bool(self.colonyname)
+
+
+def colony_ref(obj: Json) -> ColonyRef:
+    """`colonyname` marks the newest generation; otherwise a 2023 `colonyid` is required."""
+    name = get_str(obj, "colonyname")
+    if name:
+        return ColonyRef(colonyname=name)
+    if not _present(obj, "colonyid"):
+        raise BadRequest("the field 'colonyname' (or the 2023 field 'colonyid') is required")
+    return ColonyRef(colonyid=require_id(obj, "colonyid"))
+
+
+def is_current(obj: Json, key: str = "colonyname") -> bool:
+    """True when a message uses the newest generation's name-addressing field `key`."""
+    return bool(get_str(obj, key))
+
+
+def get_any_state(obj: Json, key: str = "state") -> int:
+    """The newest generation's state filter: -1 means every state."""
+    return get_int(obj, key, default=-1, low=-1, high=3)

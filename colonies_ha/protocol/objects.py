@@ -1,4 +1,10 @@
-"""Database rows rendered as the exact JSON objects of the Colonies protocol."""
+"""Database rows rendered as the JSON objects of the Colonies protocol.
+
+One object serves both generations: it carries the 2023 keys (colonyid, executorid) and the
+newest generation's (colonyname, executorname, initiatorid, ...) side by side.  A request
+such as getprocessmsg names no colony, so the server cannot tell which SDK asks; each SDK
+reads the keys it knows (1.0.17+ validate with pydantic, which ignores the others).
+"""
 
 from __future__ import annotations
 
@@ -19,11 +25,15 @@ def executor_json(row: Row) -> Row:
         "executortype": row["executortype"],
         "executorname": row["executorname"],
         "colonyid": row["colonyid"],
+        "colonyname": row.get("colonyname", ""),
         "state": row["state"],
         "requirefuncreg": row["requirefuncreg"],
         "commissiontime": rfc3339(row["commissiontime"]),
         "lastheardfromtime": rfc3339(row["lastheardfromtime"]),
         "location": {"long": row["location_long"], "lat": row["location_lat"]},
+        "locationname": "",
+        "capabilities": {"hardware": [], "software": []},
+        "allocations": {"projects": {}},
     }
 
 
@@ -32,6 +42,9 @@ def function_json(row: Row) -> Row:
         "functionid": row["functionid"],
         "executorid": row["executorid"],
         "colonyid": row["colonyid"],
+        "executorname": row.get("executorname", ""),
+        "executortype": row.get("executortype", ""),
+        "colonyname": row.get("colonyname", ""),
         "funcname": row["funcname"],
         "desc": row["descr"],
         "counter": row["counter"],
@@ -60,6 +73,8 @@ def attribute_json(row: Row) -> Row:
 def process_json(row: Row) -> Row:
     return {
         "processid": row["processid"],
+        "initiatorid": row.get("initiatorid", ""),
+        "initiatorname": row.get("initiatorname", ""),
         "assignedexecutorid": row["assignedexecutorid"],
         "isassigned": row["isassigned"],
         "state": row["state"],
@@ -98,3 +113,23 @@ STATISTICS_FIELDS = (
 
 def statistics_json(row: Row) -> Row:
     return {name: int(row[name]) for name in STATISTICS_FIELDS}
+
+
+def user_json(row: Row) -> Row:
+    return {
+        "colonyname": row["colonyname"],
+        "userid": row["userid"],
+        "name": row["name"],
+        "email": row["email"],
+        "phone": row["phone"],
+    }
+
+
+def log_json(row: Row) -> Row:
+    return {
+        "processid": row["processid"],
+        "colonyname": row["colonyname"],
+        "executorname": row["executorname"],
+        "message": row["message"],
+        "timestamp": row["ts"],
+    }

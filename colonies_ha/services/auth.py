@@ -14,6 +14,7 @@ from typing import Any
 
 from colonies_ha.domain.errors import Forbidden, NotFound
 from colonies_ha.domain.states import ExecutorState
+from colonies_ha.domain.validation import ColonyRef
 from colonies_ha.store import repo
 from colonies_ha.store.db import Conn
 
@@ -47,7 +48,13 @@ async def require_member(conn: Conn, caller_id: str, colonyid: str) -> Member:
     executor = await repo.get_executor(conn, caller_id)
     _check_membership(executor, caller_id, colonyid)
     assert executor is not None
-    return Member(executor["executorid"], executor["colonyid"], executor["executortype"])
+    return Member(
+        executor["executorid"],
+        executor["colonyid"],
+        executor["executortype"],
+        colonyname=executor["colonyname"],
+        executorname=executor["executorname"],
+    )
 
 
 def _check_membership(executor: dict[str, Any] | None, caller_id: str, colonyid: str) -> None:
@@ -124,12 +131,26 @@ async def require_membership(
     row = await repo.one(conn, "membership", {"caller": caller_id, "colonyname": colonyname})
     if row is None:
         raise NotFound(f"colony with name '{colonyname}' does not exist")
+    return _admit(row, caller_id, approved=approved)
+
+
+async def require_member_by_id(conn: Conn, caller_id: str, colonyid: str) -> Member:
+    """Membership as above, for messages that name a process (getprocessmsg, addlogmsg,
+    ...): both generations send them, and a 2023 executor passes exactly as before."""
+    row = await repo.one(conn, "membership_by_id", {"caller": caller_id, "colonyid": colonyid})
+    if row is None:
+        raise NotFound(f"colony {colonyid} does not exist")
+    return _admit(row, caller_id, approved=True)
+
+
+def _admit(row: dict[str, Any], caller_id: str, *, approved: bool) -> Member:
+    name = row["colonyname"]
     if row["executorid"] is not None and (not approved or row["state"] == ExecutorState.APPROVED):
         return Member(
             row["executorid"],
             row["colonyid"],
             row["executortype"],
-            colonyname=row["colonyname"],
+            colonyname=name,
             executorname=row["executorname"],
         )
     if row["userid"] is not None:
@@ -137,15 +158,14 @@ async def require_membership(
             row["userid"],
             row["colonyid"],
             "",
-            colonyname=row["colonyname"],
+            colonyname=name,
             executorname=row["username"],
             is_user=True,
         )
     if row["executorid"] is not None:
-        state = "rejected" if row["state"] == ExecutorState.REJECTED else "not approved yet"
-        raise Forbidden(f"executor {caller_id} of colony '{colonyname}' is {state}")
+        _check_membership({**row, "colonyid": row["colonyid"]}, caller_id, row["colonyid"])
     raise Forbidden(
-        f"access denied: the caller {caller_id} is not a member of colony '{colonyname}'"
+        f"access denied: the caller {caller_id} is not an executor or user of colony '{name}'"
     )
 
 
@@ -155,6 +175,60 @@ async def require_executor_membership(conn: Conn, caller_id: str, colonyname: st
     if member.is_user:
         raise Forbidden(f"the user {caller_id} is not an executor; only executors run processes")
     return member
+
+
+# -- either generation: the colony named by id (2023 rules) or by name (newest rules) ----
+
+
+async def require_member_by_ref(conn: Conn, caller_id: str, colony: ColonyRef) -> Member:
+    """Submitting, reading: a 2023 approved executor, or a newest-generation member."""
+    if colony.current:
+        return await require_membership(conn, caller_id, colony.colonyname)
+    return await require_member(conn, caller_id, colony.colonyid)
+
+
+async def require_assignee_by_ref(conn: Conn, caller_id: str, colony: ColonyRef) -> Member:
+    """Assigning: an approved executor of the colony (a user runs nothing)."""
+    if colony.current:
+        return await require_executor_membership(conn, caller_id, colony.colonyname)
+    return await require_member(conn, caller_id, colony.colonyid)
+
+
+async def require_reader_by_ref(
+    conn: Conn, caller_id: str, colony: ColonyRef, *, any_state: bool = False
+) -> str:
+    """Listings and statistics: 2023 lets the colony owner and members read (executor
+    listings also pending executors); the newest lets members (`any_state`: any executor
+    state).  Returns the colony id."""
+    if colony.current:
+        member = await require_membership(
+            conn, caller_id, colony.colonyname, approved=not any_state
+        )
+        return member.colonyid
+    if any_state:
+        await require_member_any_state_or_owner(conn, caller_id, colony.colonyid)
+    else:
+        await require_member_or_owner(conn, caller_id, colony.colonyid)
+    return colony.colonyid
+
+
+async def require_owner_by_ref(conn: Conn, caller_id: str, colony: ColonyRef) -> dict[str, Any]:
+    """The colony's owner, in both generations; returns the colony row."""
+    if colony.current:
+        return await require_colony_owner_by_name(conn, caller_id, colony.colonyname)
+    await require_colony_owner(conn, caller_id, colony.colonyid)
+    row = await repo.get_colony(conn, colony.colonyid)
+    assert row is not None
+    return row
+
+
+async def require_users_reader(conn: Conn, caller_id: str, colonyname: str) -> str:
+    """getusersmsg/getusermsg: a member in any executor state, or (so the owner can see
+    whom it added) the colony's owner.  Returns the colony id."""
+    colony = await colony_by_name(conn, colonyname)
+    if caller_id == colony["colonyid"]:
+        return caller_id
+    return (await require_membership(conn, caller_id, colonyname, approved=False)).colonyid
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,7 @@ from psycopg.types.json import Jsonb
 from colonies_ha.domain.errors import BadRequest, Forbidden, NotFound
 from colonies_ha.domain.states import ExecutorState
 from colonies_ha.protocol.crypto import new_object_id
-from colonies_ha.protocol.objects import colony_json, executor_json, function_json
+from colonies_ha.protocol.objects import colony_json, executor_json, function_json, user_json
 from colonies_ha.store import repo
 from colonies_ha.store.db import Conn
 
@@ -39,14 +39,24 @@ async def get_colony(conn: Conn, colonyid: str) -> Json:
     return colony_json(row)
 
 
-async def add_executor(conn: Conn, executor: Json) -> Json:
+async def add_executor(conn: Conn, executor: Json, colonyname: str = "") -> Json:
     row = await repo.one(conn, "insert_executor", executor)
     if row is None:
         raise BadRequest(
             f"an executor with id {executor['executorid']} or name "
             f"'{executor['executorname']}' already exists"
         )
-    return executor_json(row)
+    return executor_json({**row, "colonyname": colonyname})
+
+
+async def executor_by_name(conn: Conn, colonyid: str, executorname: str) -> Json:
+    """The newest generation names executors within their colony."""
+    row = await repo.one(
+        conn, "get_executor_by_name", {"colonyid": colonyid, "executorname": executorname}
+    )
+    if row is None:
+        raise NotFound(f"no executor named '{executorname}' in the colony")
+    return row
 
 
 async def executor_in_colony(conn: Conn, executorid: str) -> Json:
@@ -79,7 +89,8 @@ async def add_function(conn: Conn, caller_id: str, fun: Json) -> Json:
         raise Forbidden(
             f"executor {caller_id} already registered a function named '{fun['funcname']}'"
         )
-    return function_json(row)
+    full = await repo.one(conn, "get_function", {"functionid": row["functionid"]})
+    return function_json(full or row)
 
 
 async def list_functions(conn: Conn, *, executorid: str = "", colonyid: str = "") -> list[Json]:
@@ -99,3 +110,38 @@ async def get_function(conn: Conn, functionid: str) -> Json:
 
 async def delete_function(conn: Conn, functionid: str) -> None:
     await repo.run(conn, "delete_function", {"functionid": functionid})
+
+
+# -- users (newest generation) ----------------------------------------------------------
+
+
+async def add_user(conn: Conn, user: Json, colonyname: str) -> Json:
+    row = await repo.one(conn, "insert_user", user)
+    if row is None:
+        raise BadRequest(
+            f"a user named '{user['name']}' or with id {user['userid']} already exists "
+            f"in colony '{colonyname}'"
+        )
+    return user_json({**row, "colonyname": colonyname})
+
+
+async def list_users(conn: Conn, colonyid: str, colonyname: str) -> list[Json]:
+    rows = await repo.all_rows(conn, "get_users", {"colonyid": colonyid})
+    return [user_json({**r, "colonyname": colonyname}) for r in rows]
+
+
+async def get_user(
+    conn: Conn, colonyid: str, colonyname: str, *, name: str = "", userid: str = ""
+) -> Json:
+    if name:
+        row = await repo.one(conn, "get_user_by_name", {"colonyid": colonyid, "name": name})
+    else:
+        row = await repo.one(conn, "get_user_by_id", {"colonyid": colonyid, "userid": userid})
+    if row is None:
+        raise NotFound(f"no user '{name or userid}' in colony '{colonyname}'")
+    return user_json({**row, "colonyname": colonyname})
+
+
+async def remove_user(conn: Conn, colonyid: str, colonyname: str, name: str) -> None:
+    if await repo.one(conn, "delete_user", {"colonyid": colonyid, "name": name}) is None:
+        raise NotFound(f"no user named '{name}' in colony '{colonyname}'")

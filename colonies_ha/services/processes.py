@@ -11,10 +11,16 @@ from psycopg.types.json import Jsonb
 from colonies_ha.cluster.events import SAFETY_RECHECK_SECONDS, notify_processes
 from colonies_ha.domain.errors import BadRequest, Forbidden, NotFound, NotLeader
 from colonies_ha.domain.processes import new_process
+from colonies_ha.domain.specs import with_colony
 from colonies_ha.domain.states import ProcessState
 from colonies_ha.protocol.crypto import new_object_id
 from colonies_ha.protocol.envelope import Relay
-from colonies_ha.protocol.objects import attribute_json, process_json, statistics_json
+from colonies_ha.protocol.objects import (
+    attribute_json,
+    log_json,
+    process_json,
+    statistics_json,
+)
 from colonies_ha.services import workflows
 from colonies_ha.services.auth import Member
 from colonies_ha.services.context import Context
@@ -25,8 +31,30 @@ from colonies_ha.store.db import Conn
 Json = dict[str, Any]
 
 
-async def submit(ctx: Context, spec: Json) -> Json:
-    process = new_process(spec)
+async def place(conn: Conn, spec: Json, member: Member) -> Json:
+    """A parsed spec made ready to store: its colony named both ways, and the newest
+    generation's `executornames` resolved to the executor ids the assign claim matches."""
+    spec = with_colony(spec, member.colonyid, member.colonyname)
+    names = spec["conditions"].get("executornames")
+    if names:
+        found = await repo.all_rows(
+            conn, "executor_ids_by_names", {"colonyid": member.colonyid, "names": names}
+        )
+        missing = sorted(set(names) - {r["executorname"] for r in found})
+        if missing:
+            raise BadRequest(
+                f"conditions.executornames names no executor of colony "
+                f"'{member.colonyname}': {', '.join(missing)}"
+            )
+        ids = [r["executorid"] for r in found]
+        spec["conditions"]["executorids"] = sorted({*spec["conditions"]["executorids"], *ids})
+    return spec
+
+
+async def submit(ctx: Context, spec: Json, initiator: Member | None = None) -> Json:
+    """Store a placed spec as a WAITING process; `initiator` is who submitted it."""
+    who = (initiator.executorid, initiator.executorname) if initiator else ("", "")
+    process = new_process(spec, initiator=who)
     if spec["env"]:  # ENV attributes: several rows, one transaction
         async with ctx.db.transaction() as conn:
             await insert_new_processes(conn, [process])
@@ -197,8 +225,39 @@ async def delete_process(conn: Conn, processid: str) -> None:
     await repo.run(conn, "delete_process", {"processid": processid})
 
 
-async def delete_all_processes(conn: Conn, colonyid: str) -> None:
-    await repo.run(conn, "delete_all_processes", {"colonyid": colonyid})
+async def delete_all_processes(conn: Conn, colonyid: str, state: int = -1) -> None:
+    """Every process of the colony, or (state >= 0) those in one state."""
+    await repo.run(conn, "delete_all_processes", {"colonyid": colonyid, "state": state})
+
+
+async def list_processes_any(conn: Conn, colonyid: str, filters: Json) -> list[Json]:
+    """The newest generation's listing: state -1 is any, plus graph/initiator/label."""
+    rows = await repo.all_rows(conn, "list_processes_any", {"colonyid": colonyid, **filters})
+    return [process_json(r) for r in rows]
+
+
+async def set_output(conn: Conn, caller_id: str, processid: str, output: list[Any]) -> None:
+    params = {"processid": processid, "executorid": caller_id, "out": Jsonb(output)}
+    if await repo.one(conn, "set_output", params) is None:
+        await _explain_refusal(conn, processid, caller_id, "set the output of")
+
+
+async def add_log(conn: Conn, caller_id: str, processid: str, message: str, ts: int) -> None:
+    params = {"processid": processid, "executorid": caller_id, "message": message, "ts": ts}
+    if await repo.one(conn, "insert_log", params) is None:
+        await _explain_refusal(conn, processid, caller_id, "add logs to")
+
+
+async def process_logs(conn: Conn, processid: str, since: int, count: int) -> list[Json]:
+    params = {"processid": processid, "since": since, "count": count}
+    return [log_json(r) for r in await repo.all_rows(conn, "logs_of_process", params)]
+
+
+async def executor_logs(
+    conn: Conn, colonyid: str, executorname: str, since: int, count: int
+) -> list[Json]:
+    params = {"colonyid": colonyid, "executorname": executorname, "since": since, "count": count}
+    return [log_json(r) for r in await repo.all_rows(conn, "logs_of_executor", params)]
 
 
 async def statistics(conn: Conn, colonyid: str | None) -> Json:

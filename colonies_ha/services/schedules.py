@@ -8,7 +8,7 @@ from typing import Any
 
 from colonies_ha.domain.errors import BadRequest, NotFound
 from colonies_ha.domain.schedule import generator_batches, next_run
-from colonies_ha.domain.specs import parse_workflow_spec
+from colonies_ha.domain.specs import parse_workflow_spec, with_colony
 from colonies_ha.domain.states import ProcessState
 from colonies_ha.domain.timeutil import rfc3339, utcnow
 from colonies_ha.protocol.crypto import new_object_id
@@ -20,18 +20,26 @@ Json = dict[str, Any]
 CHECKER_PERIOD_MS = 1000
 
 
-def parse_embedded_workflow(text: str, colonyid: str) -> list[Json]:
-    """Generators and crons carry their workflow as a JSON string; check it on the way in."""
+def parse_embedded_workflow(text: str, colonyid: str, colonyname: str = "") -> list[Json]:
+    """Generators and crons carry their workflow as a JSON string; check it on the way in.
+    The colony is the generator's or cron's, whatever the text names (id or name)."""
     try:
         raw = json.loads(text)
     except ValueError as exc:
         raise BadRequest("the workflowspec must be a JSON string of a workflow spec") from exc
     if isinstance(raw, list):  # a bare list of function specs, as the CLI files are
-        raw = {"colonyid": colonyid, "functionspecs": raw}
+        raw = {"functionspecs": raw}
     if not isinstance(raw, dict):
         raise BadRequest("the workflowspec must describe a JSON object")
-    _, specs = parse_workflow_spec({**raw, "colonyid": colonyid})
-    return specs
+    _, specs = parse_workflow_spec({**raw, "colonyid": colonyid, "colonyname": ""})
+    return [with_colony(s, colonyid, colonyname) for s in specs]
+
+
+async def _embedded_workflow(conn: Conn, row: Json) -> list[Json]:
+    """The stored workflow of a generator or cron row, with its colony's name."""
+    colony = await repo.get_colony(conn, row["colonyid"])
+    name = colony["name"] if colony else ""
+    return parse_embedded_workflow(row["workflowspec"], row["colonyid"], name)
 
 
 # -- generators -----------------------------------------------------------------------
@@ -41,6 +49,7 @@ def generator_json(row: Json) -> Json:
     return {
         "generatorid": row["generatorid"],
         "colonyid": row["colonyid"],
+        "colonyname": row.get("colonyname", ""),
         "name": row["name"],
         "workflowspec": row["workflowspec"],
         "trigger": row["trigger"],
@@ -50,12 +59,12 @@ def generator_json(row: Json) -> Json:
     }
 
 
-async def add_generator(conn: Conn, generator: Json) -> Json:
+async def add_generator(conn: Conn, generator: Json, colonyname: str = "") -> Json:
     parse_embedded_workflow(generator["workflowspec"], generator["colonyid"])
     row = await repo.one(conn, "insert_generator", {**generator, "generatorid": new_object_id()})
     if row is None:
         raise BadRequest(f"a generator named '{generator['name']}' already exists in the colony")
-    return generator_json(row)
+    return generator_json({**row, "colonyname": colonyname})
 
 
 async def get_generator(conn: Conn, generatorid: str) -> Json:
@@ -100,7 +109,7 @@ async def trigger_generator(conn: Conn, generatorid: str) -> int:
         conn, "take_generator_args", {"generatorid": generatorid, "count": batches * trigger}
     )
     args.sort(key=lambda a: a["seq"])
-    specs = parse_embedded_workflow(generator["workflowspec"], generator["colonyid"])
+    specs = await _embedded_workflow(conn, generator)
     for batch in range(batches):
         chunk = [a["arg"] for a in args[batch * trigger : (batch + 1) * trigger]]
         await workflows.submit_workflow(conn, generator["colonyid"], specs, root_args=chunk)
@@ -115,6 +124,7 @@ def cron_json(row: Json) -> Json:
     return {
         "cronid": row["cronid"],
         "colonyid": row["colonyid"],
+        "colonyname": row.get("colonyname", ""),
         "name": row["name"],
         "cronexpression": row["cronexpression"],
         "interval": row["interval"],
@@ -128,12 +138,12 @@ def cron_json(row: Json) -> Json:
     }
 
 
-async def add_cron(conn: Conn, cron: Json) -> Json:
+async def add_cron(conn: Conn, cron: Json, colonyname: str = "") -> Json:
     parse_embedded_workflow(cron["workflowspec"], cron["colonyid"])
     row = await repo.one(conn, "insert_cron", {**cron, "cronid": new_object_id()})
     if row is None:
         raise BadRequest(f"a cron named '{cron['name']}' already exists in the colony")
-    return cron_json(row)
+    return cron_json({**row, "colonyname": colonyname})
 
 
 async def get_cron(conn: Conn, cronid: str) -> Json:
@@ -193,7 +203,7 @@ async def fire_cron(conn: Conn, cronid: str, *, due: datetime | None, manual: bo
     if previous_graph is not None:
         outputs = await repo.one(conn, "graph_leaf_outputs", {"processgraphid": previous})
         root_input = list(outputs["outputs"]) if outputs else []
-    specs = parse_embedded_workflow(cron["workflowspec"], cron["colonyid"])
+    specs = await _embedded_workflow(conn, cron)
     graph = await workflows.submit_workflow(conn, cron["colonyid"], specs, root_input=root_input)
     nextrun = cron["nextrun"] if manual else _next_after(cron, max(utcnow(), due or utcnow()))
     row = await repo.one(

@@ -7,6 +7,7 @@ from typing import Any
 from colonies_ha.domain.errors import BadRequest, Forbidden, NotFound
 from colonies_ha.domain.graphs import layout, splice_child, wire_workflow
 from colonies_ha.domain.processes import new_process
+from colonies_ha.domain.specs import with_colony
 from colonies_ha.domain.states import ProcessState
 from colonies_ha.domain.timeutil import rfc3339
 from colonies_ha.protocol.objects import process_json
@@ -25,9 +26,13 @@ async def submit_workflow(
     *,
     root_args: list[Any] | None = None,
     root_input: list[Any] | None = None,
+    initiator: tuple[str, str] = ("", ""),
 ) -> Json:
-    """Create a graph and all its processes; call inside a transaction."""
-    graphid, processes = wire_workflow(specs, root_args=root_args, root_input=root_input)
+    """Create a graph and all its processes; call inside a transaction.  The specs carry
+    their colony by id and name (`with_colony`); `initiator` is (id, name) of who asked."""
+    graphid, processes = wire_workflow(
+        specs, root_args=root_args, root_input=root_input, initiator=initiator
+    )
     roots = [p["processid"] for p in processes if not p["parents"]]
     graph = await repo.one(
         conn,
@@ -37,11 +42,14 @@ async def submit_workflow(
             "colonyid": colonyid,
             "rootprocessids": roots,
             "submissiontime": processes[0]["submissiontime"],
+            "initiatorid": initiator[0],
+            "initiatorname": initiator[1],
         },
     )
     assert graph is not None
     await insert_new_processes(conn, processes)
-    return processgraph_json(graph, processes)
+    colonyname = specs[0]["conditions"].get("colonyname", "")
+    return processgraph_json({**graph, "colonyname": colonyname}, processes)
 
 
 def processgraph_json(graph: Json, members: list[Json]) -> Json:
@@ -49,7 +57,10 @@ def processgraph_json(graph: Json, members: list[Json]) -> Json:
     nodes, edges = layout(members)
     return {
         "processgraphid": graph["processgraphid"],
+        "initiatorid": graph.get("initiatorid", ""),
+        "initiatorname": graph.get("initiatorname", ""),
         "colonyid": graph["colonyid"],
+        "colonyname": graph.get("colonyname", ""),
         "rootprocessids": list(graph["rootprocessids"]),
         "state": graph["state"],
         "submissiontime": rfc3339(graph["submissiontime"]),
@@ -92,8 +103,9 @@ async def delete_graph(conn: Conn, graphid: str) -> None:
         await repo.run(conn, "delete_processgraph", {"processgraphid": graphid})
 
 
-async def delete_all_graphs(conn: Conn, colonyid: str) -> None:
-    await repo.run(conn, "delete_all_processgraphs", {"colonyid": colonyid})
+async def delete_all_graphs(conn: Conn, colonyid: str, state: int = -1) -> None:
+    """Every graph of the colony (with its processes), or (state >= 0) those in one state."""
+    await repo.run(conn, "delete_all_processgraphs", {"colonyid": colonyid, "state": state})
 
 
 async def lock_graph_of(conn: Conn, processid: str) -> str:
@@ -153,8 +165,15 @@ async def add_child(
             raise NotFound(f"process {parentid} is not a member of process graph {graphid}")
         if parent["state"] != ProcessState.RUNNING or parent["assignedexecutorid"] != caller_id:
             raise Forbidden(f"only the executor running process {parentid} may add children to it")
-        spec = {**spec, "conditions": {**spec["conditions"], "colonyid": graph["colonyid"]}}
-        child = new_process(spec, graphid=graphid, waitforparents=True, parents=[parentid])
+        colony = await repo.get_colony(conn, graph["colonyid"])
+        spec = with_colony(spec, graph["colonyid"], colony["name"] if colony else "")
+        child = new_process(
+            spec,
+            graphid=graphid,
+            waitforparents=True,
+            parents=[parentid],
+            initiator=(caller_id, parent["initiatorname"]),
+        )
         members = {}
         for member_id in [before] if before else parent["children"]:
             member = await repo.get_process(conn, member_id)

@@ -63,12 +63,12 @@ async def test_membership_by_colony_name(conn: Conn) -> None:
     as_user = await auth.require_membership(conn, userid, "dev")
     assert as_user.is_user and as_user.executorname == "alice"
 
-    with pytest.raises(Forbidden, match="not approved"):
+    with pytest.raises(Forbidden, match="not approved yet"):
         await auth.require_membership(conn, pending, "dev")
     assert (await auth.require_membership(conn, pending, "dev", approved=False)).executorid
     with pytest.raises(Forbidden, match="rejected"):
         await auth.require_membership(conn, rejected, "dev")
-    with pytest.raises(Forbidden, match="not a member"):
+    with pytest.raises(Forbidden, match="not an executor or user"):
         await auth.require_membership(conn, colonyid, "dev")  # the owner key is no member
     with pytest.raises(NotFound, match="'nope' does not exist"):
         await auth.require_membership(conn, approved, "nope")

@@ -66,10 +66,23 @@ ON CONFLICT DO NOTHING
 RETURNING *;
 
 -- name: get_executor
-SELECT * FROM executors WHERE executorid = %(executorid)s;
+-- With its colony's name: the newest generation addresses colonies by name.
+SELECT e.*, c.name AS colonyname
+FROM executors e JOIN colonies c USING (colonyid) WHERE e.executorid = %(executorid)s;
+
+-- name: get_executor_by_name
+SELECT e.*, c.name AS colonyname
+FROM executors e JOIN colonies c USING (colonyid)
+WHERE e.colonyid = %(colonyid)s AND e.executorname = %(executorname)s;
 
 -- name: get_executors
-SELECT * FROM executors WHERE colonyid = %(colonyid)s ORDER BY executorname;
+SELECT e.*, c.name AS colonyname
+FROM executors e JOIN colonies c USING (colonyid)
+WHERE e.colonyid = %(colonyid)s ORDER BY e.executorname;
+
+-- name: executor_ids_by_names
+SELECT executorid, executorname FROM executors
+WHERE colonyid = %(colonyid)s AND executorname = ANY (%(names)s);
 
 -- name: set_executor_state
 UPDATE executors SET state = %(state)s WHERE executorid = %(executorid)s RETURNING executorid;
@@ -84,13 +97,19 @@ ON CONFLICT (executorid, funcname) DO NOTHING
 RETURNING *;
 
 -- name: get_function
-SELECT * FROM functions WHERE functionid = %(functionid)s;
+SELECT f.*, e.executorname, e.executortype, c.name AS colonyname
+FROM functions f JOIN executors e USING (executorid) JOIN colonies c ON c.colonyid = f.colonyid
+WHERE f.functionid = %(functionid)s;
 
 -- name: get_functions_by_executor
-SELECT * FROM functions WHERE executorid = %(executorid)s ORDER BY funcname;
+SELECT f.*, e.executorname, e.executortype, c.name AS colonyname
+FROM functions f JOIN executors e USING (executorid) JOIN colonies c ON c.colonyid = f.colonyid
+WHERE f.executorid = %(executorid)s ORDER BY f.funcname;
 
 -- name: get_functions_by_colony
-SELECT * FROM functions WHERE colonyid = %(colonyid)s ORDER BY funcname, executorid;
+SELECT f.*, e.executorname, e.executortype, c.name AS colonyname
+FROM functions f JOIN executors e USING (executorid) JOIN colonies c ON c.colonyid = f.colonyid
+WHERE f.colonyid = %(colonyid)s ORDER BY f.funcname, f.executorid;
 
 -- name: delete_function
 DELETE FROM functions WHERE functionid = %(functionid)s RETURNING functionid;
@@ -98,11 +117,12 @@ DELETE FROM functions WHERE functionid = %(functionid)s RETURNING functionid;
 -- name: insert_process
 INSERT INTO processes (processid, colonyid, executortype, executorids, prioritytime,
                        submissiontime, waitdeadline, maxretries, maxexectime, maxwaittime,
-                       waitforparents, parents, children, processgraphid, spec, input)
+                       waitforparents, parents, children, processgraphid, spec, input,
+                       initiatorid, initiatorname)
 VALUES (%(processid)s, %(colonyid)s, %(executortype)s, %(executorids)s, %(prioritytime)s,
         %(submissiontime)s, %(waitdeadline)s, %(maxretries)s, %(maxexectime)s,
         %(maxwaittime)s, %(waitforparents)s, %(parents)s, %(children)s, %(processgraphid)s,
-        %(spec)s, %(input)s);
+        %(spec)s, %(input)s, %(initiatorid)s, %(initiatorname)s);
 
 -- name: submit_process
 -- A plain submit (no ENV attributes) in one statement, hence one implicit transaction: the
@@ -110,11 +130,12 @@ VALUES (%(processid)s, %(colonyid)s, %(executortype)s, %(executorids)s, %(priori
 WITH inserted AS (
     INSERT INTO processes (processid, colonyid, executortype, executorids, prioritytime,
                            submissiontime, waitdeadline, maxretries, maxexectime, maxwaittime,
-                           waitforparents, parents, children, processgraphid, spec, input)
+                           waitforparents, parents, children, processgraphid, spec, input,
+                           initiatorid, initiatorname)
     VALUES (%(processid)s, %(colonyid)s, %(executortype)s, %(executorids)s, %(prioritytime)s,
             %(submissiontime)s, %(waitdeadline)s, %(maxretries)s, %(maxexectime)s,
             %(maxwaittime)s, %(waitforparents)s, %(parents)s, %(children)s, %(processgraphid)s,
-            %(spec)s, %(input)s)
+            %(spec)s, %(input)s, %(initiatorid)s, %(initiatorname)s)
     RETURNING processid, colonyid, executortype, state, processgraphid
 )
 SELECT pg_notify('colonies_ha', json_build_object(
@@ -260,7 +281,9 @@ ORDER BY submissiontime DESC;
 DELETE FROM processes WHERE processid = %(processid)s RETURNING processid;
 
 -- name: delete_all_processes
-DELETE FROM processes WHERE colonyid = %(colonyid)s;
+-- A negative state removes every process of the colony, else those in that state.
+DELETE FROM processes
+WHERE colonyid = %(colonyid)s AND (%(state)s < 0 OR state = %(state)s);
 
 -- name: requeue_expired_runs
 -- Runs past their execution deadline with retries left go back to the queue.  The
@@ -318,8 +341,10 @@ FROM (SELECT count(*) FILTER (WHERE state = 0) AS waitingprocesses,
 SELECT processgraphid FROM processes WHERE processid = %(processid)s;
 
 -- name: insert_processgraph
-INSERT INTO processgraphs (processgraphid, colonyid, rootprocessids, submissiontime)
-VALUES (%(processgraphid)s, %(colonyid)s, %(rootprocessids)s, %(submissiontime)s)
+INSERT INTO processgraphs (processgraphid, colonyid, rootprocessids, submissiontime,
+                           initiatorid, initiatorname)
+VALUES (%(processgraphid)s, %(colonyid)s, %(rootprocessids)s, %(submissiontime)s,
+        %(initiatorid)s, %(initiatorname)s)
 RETURNING *;
 
 -- name: lock_processgraph
@@ -329,11 +354,16 @@ RETURNING *;
 SELECT * FROM processgraphs WHERE processgraphid = %(processgraphid)s FOR UPDATE;
 
 -- name: get_processgraph
-SELECT * FROM processgraphs WHERE processgraphid = %(processgraphid)s;
+SELECT g.*, c.name AS colonyname
+FROM processgraphs g JOIN colonies c USING (colonyid)
+WHERE g.processgraphid = %(processgraphid)s;
 
 -- name: list_processgraphs
-SELECT * FROM processgraphs WHERE colonyid = %(colonyid)s AND state = %(state)s
-ORDER BY submissiontime DESC LIMIT %(count)s;
+-- A negative state (the newest generation's "any") lists every state.
+SELECT g.*, c.name AS colonyname
+FROM processgraphs g JOIN colonies c USING (colonyid)
+WHERE g.colonyid = %(colonyid)s AND (%(state)s < 0 OR g.state = %(state)s)
+ORDER BY g.submissiontime DESC LIMIT %(count)s;
 
 -- name: graph_members
 SELECT processid, processgraphid, state, parents, children, spec ->> 'nodename' AS nodename
@@ -353,10 +383,14 @@ WITH members AS (DELETE FROM processes WHERE processgraphid = %(processgraphid)s
 DELETE FROM processgraphs WHERE processgraphid = %(processgraphid)s RETURNING processgraphid;
 
 -- name: delete_all_processgraphs
-WITH members AS (
-    DELETE FROM processes WHERE colonyid = %(colonyid)s AND processgraphid <> ''
+-- A negative state removes every graph of the colony, else the graphs in that state.
+WITH doomed AS (
+    SELECT processgraphid FROM processgraphs
+    WHERE colonyid = %(colonyid)s AND (%(state)s < 0 OR state = %(state)s)
+), members AS (
+    DELETE FROM processes p USING doomed d WHERE p.processgraphid = d.processgraphid
 )
-DELETE FROM processgraphs WHERE colonyid = %(colonyid)s;
+DELETE FROM processgraphs g USING doomed d WHERE g.processgraphid = d.processgraphid;
 
 -- name: release_children
 -- Children whose parents have all succeeded become assignable.  Runs under the graph lock,
@@ -537,6 +571,52 @@ SELECT * FROM users WHERE colonyid = %(colonyid)s AND userid = %(userid)s;
 
 -- name: delete_user
 DELETE FROM users WHERE colonyid = %(colonyid)s AND name = %(name)s RETURNING userid;
+
+-- name: list_processes_any
+-- The newest generation's getprocessesmsg: state -1 means every state, and a process
+-- graph, an initiator name or a label narrows the list.
+SELECT *, process_attributes(processid) AS attributes FROM processes
+WHERE colonyid = %(colonyid)s AND (%(state)s < 0 OR state = %(state)s)
+  AND (%(executortype)s = '' OR executortype = %(executortype)s)
+  AND (%(processgraphid)s = '' OR processgraphid = %(processgraphid)s)
+  AND (%(initiator)s = '' OR initiatorname = %(initiator)s)
+  AND (%(label)s = '' OR spec ->> 'label' = %(label)s)
+ORDER BY submissiontime DESC
+LIMIT %(count)s;
+
+-- name: set_output
+-- Only the assignee of a running process may set its output (the WHERE is the check).
+UPDATE processes SET output = %(out)s
+WHERE processid = %(processid)s AND state = 1 AND assignedexecutorid = %(executorid)s
+RETURNING processid;
+
+-- name: insert_log
+-- Only the assignee of a running process may log to it (the WHERE is the check).
+INSERT INTO logs (processid, colonyid, executorid, executorname, message, ts)
+SELECT p.processid, p.colonyid, e.executorid, e.executorname, %(message)s, %(ts)s
+FROM processes p JOIN executors e ON e.executorid = p.assignedexecutorid
+WHERE p.processid = %(processid)s AND p.state = 1 AND p.assignedexecutorid = %(executorid)s
+RETURNING seq;
+
+-- name: logs_of_process
+SELECT l.*, c.name AS colonyname FROM logs l JOIN colonies c USING (colonyid)
+WHERE l.processid = %(processid)s AND l.ts > %(since)s
+ORDER BY l.ts, l.seq LIMIT %(count)s;
+
+-- name: logs_of_executor
+SELECT l.*, c.name AS colonyname FROM logs l JOIN colonies c USING (colonyid)
+WHERE l.colonyid = %(colonyid)s AND l.executorname = %(executorname)s AND l.ts > %(since)s
+ORDER BY l.ts, l.seq LIMIT %(count)s;
+
+-- name: membership_by_id
+-- The same, for messages that name a process rather than a colony.
+SELECT c.colonyid, c.name AS colonyname,
+       e.executorid, e.executortype, e.executorname, e.state,
+       u.userid, u.name AS username
+FROM colonies c
+LEFT JOIN executors e ON e.executorid = %(caller)s AND e.colonyid = c.colonyid
+LEFT JOIN users u ON u.colonyid = c.colonyid AND u.userid = %(caller)s
+WHERE c.colonyid = %(colonyid)s;
 
 -- == Current-generation extras: blueprints, files, snapshots, channels (migration 0007) ==
 

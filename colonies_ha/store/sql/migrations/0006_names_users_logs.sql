@@ -37,3 +37,10 @@ ALTER TABLE processes ADD COLUMN initiatorid text NOT NULL DEFAULT '';
 ALTER TABLE processes ADD COLUMN initiatorname text NOT NULL DEFAULT '';
 ALTER TABLE processgraphs ADD COLUMN initiatorid text NOT NULL DEFAULT '';
 ALTER TABLE processgraphs ADD COLUMN initiatorname text NOT NULL DEFAULT '';
+
+-- Specs stored before now name their colony by id only; the newest generation reads
+-- conditions.colonyname, so give them the name (both keys are kept from now on).
+UPDATE processes p
+SET spec = jsonb_set(p.spec, '{conditions,colonyname}', to_jsonb(c.name))
+FROM colonies c
+WHERE c.colonyid = p.colonyid AND NOT (p.spec -> 'conditions' ? 'colonyname');
