@@ -19,8 +19,9 @@ from psycopg.types.json import Jsonb
 from colonies_ha.domain import blueprints as bp
 from colonies_ha.domain.errors import BadRequest, Conflict, NotFound
 from colonies_ha.domain.processes import new_process
-from colonies_ha.domain.specs import parse_function_spec
+from colonies_ha.domain.specs import parse_function_spec, with_colony
 from colonies_ha.domain.timeutil import rfc3339, utcnow
+from colonies_ha.domain.validation import ColonyRef
 from colonies_ha.protocol.crypto import new_object_id
 from colonies_ha.services import schedules
 from colonies_ha.services.auth import Caller
@@ -298,7 +299,7 @@ async def _ensure_reconcile_cron(
     workflow = json.dumps(
         {"colonyname": caller.colonyname, "colonyid": caller.colonyid, "functionspecs": [spec]}
     )
-    schedules.parse_embedded_workflow(workflow, caller.colonyid)
+    schedules.parse_embedded_workflow(workflow, caller.colonyid, caller.colonyname)
     await repo.one(
         conn,
         "insert_cron",
@@ -339,8 +340,13 @@ async def _submit_reconcile(
 
 async def _submit(conn: Conn, caller: Caller, raw_spec: Json) -> Json:
     """A process started on the caller's behalf (its initiator), stored with the change."""
-    process = new_process(parse_function_spec(raw_spec, colony_id=caller.colonyid))
-    process["initiatorid"] = caller.id
-    process["initiatorname"] = caller.name
+    colony = ColonyRef(caller.colonyid, caller.colonyname)
+    spec = with_colony(
+        parse_function_spec(raw_spec, colony=colony), caller.colonyid, caller.colonyname
+    )
+    location = raw_spec["conditions"].get("locationname", "")
+    if location:  # where the reconciler must run; the newest SDK ignores what it lacks
+        spec["conditions"]["locationname"] = location
+    process = new_process(spec, initiator=(caller.id, caller.name))
     await insert_new_processes(conn, [process])
     return process

@@ -106,6 +106,10 @@ async def test_pycolonies_1_0_25_blueprint_lifecycle(colony: ColonyEnv) -> None:
     process = result["reconcile"]
     assert process["spec"]["funcname"] == "reconcile"
     assert process["spec"]["conditions"]["executortype"] == "reconciler"
+    assert process["spec"]["conditions"]["colonyname"] == colonyname(colony)
+    assert process["spec"]["kwargs"] == {"kind": KIND, "blueprintName": "web", "force": True}
+    assert process["initiatorid"] == colony.executor.id
+    assert process["initiatorname"].startswith("executor-")
     assert [h["changetype"] for h in result["history"]] == ["update", "create"]
     assert [h["generation"] for h in result["history"]] == [2, 1]
     assert len(result["history_1"]) == 1
