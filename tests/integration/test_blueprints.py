@@ -9,7 +9,7 @@ import pytest
 
 from colonies_ha.domain.errors import ColoniesError
 from colonies_ha.protocol.crypto import generate_private_key
-from tests.helpers import ColonyEnv
+from tests.helpers import ColonyEnv, start_another_replica
 from tests.integration.current_sdk import load_current_sdk
 
 KIND = "ExecutorDeployment"
@@ -236,3 +236,33 @@ async def test_blueprint_bad_input(colony: ColonyEnv) -> None:
     # Nothing of the refused requests was stored.
     stored = await colony.executor.rpc("getblueprintsmsg", namespace=name)
     assert [b["metadata"]["name"] for b in stored] == ["z"]
+
+
+async def test_every_replica_serves_what_another_stored(colony: ColonyEnv) -> None:
+    """Blueprints, files and snapshots live in PostgreSQL: a second replica on the same
+    database answers for what the first one stored."""
+    name = colonyname(colony)
+    sd = definition("executordeployments")
+    sd["metadata"]["colonyname"] = name
+    await colony.owner.rpc("addblueprintdefinitionmsg", blueprintdefinition=sd)
+    added = await colony.executor.rpc("addblueprintmsg", blueprint=blueprint(colony, "web"))
+    file = {
+        "colonyname": name,
+        "label": "/l",
+        "name": "f",
+        "size": 1,
+        "checksum": "c",
+        "checksumalg": "SHA256",
+        "ref": {"protocol": "s3", "s3object": {"object": "o", "bucket": "b"}},
+    }
+    stored = await colony.executor.rpc("addfilemsg", file=file)
+    await colony.executor.rpc("createsnapshotmsg", colonyname=name, label="/l", name="s")
+    other = await start_another_replica(colony.server)
+    try:
+        member = other.client(colony.executor.prvkey)
+        assert await member.rpc("getblueprintmsg", namespace=name, name="web") == added
+        assert await member.rpc("getfilemsg", colonyname=name, fileid=stored["fileid"]) == [stored]
+        snapshot = await member.rpc("getsnapshotmsg", colonyname=name, name="s")
+        assert snapshot["fileids"] == [stored["fileid"]]
+    finally:
+        await other.stop()
