@@ -54,6 +54,10 @@ func_spec = pycolonies.create_func_spec
 # shim above.
 
 SDK_VERSIONS = tuple(f"1.0.{patch}" for patch in range(2, 11))
+# The newest generation (colonies by name): every release on PyPI after 1.0.10; 1.0.11 and
+# 1.0.22 were never published there.
+CURRENT_SDK_VERSIONS = tuple(f"1.0.{patch}" for patch in (*range(12, 22), 23, 24, 25))
+ALL_SDK_VERSIONS = SDK_VERSIONS + CURRENT_SDK_VERSIONS
 SDK_ROOT = Path(sys.prefix) / "pycolonies-sdks"
 
 

@@ -62,7 +62,7 @@ def sdk_session(sdk: types.ModuleType, host: str, port: int, server_prvkey: str)
     client = sdk.Colonies(host, port)
     colony_prvkey = generate_private_key()
     colonyid = id_of_private_key(colony_prvkey)
-    added = client.add_colony({"colonyid": colonyid, "name": "sdk"}, server_prvkey)
+    added = client.add_colony({"colonyid": colonyid, "name": f"sdk-{colonyid[:8]}"}, server_prvkey)
     assert added["colonyid"] == colonyid
     assert colonyid in [c["colonyid"] for c in client.list_colonies(server_prvkey)]
 
