@@ -13,7 +13,7 @@ import pytest
 from colonies_ha.domain.errors import ColoniesError
 from colonies_ha.protocol.crypto import generate_private_key
 from tests.helpers import ColonyEnv, ServerEnv, start_another_replica
-from tests.integration.current_sdk import load_current_sdk
+from tests.pycolonies_sdk import load_current_sdk
 
 Json = dict[str, Any]
 
