@@ -1,8 +1,12 @@
-"""A small signing client for colonies-ha (and any Colonies 2023 server).
+"""A small signing client for colonies-ha (and any Colonies server).
 
 Used by the CLI, the tests and the benchmarks.  One `aiohttp` session is shared by all
 the keys a program acts with: `client.with_key(prvkey)` returns a view signing with
 another key.
+
+Wherever a colony or an executor is named, an id (64 hex characters) is sent as the 2023
+generation's `colonyid`/`executorid` and anything else as the newest generation's
+`colonyname`/`executorname`; an executor by name needs its colony's name.
 """
 
 from __future__ import annotations
@@ -13,10 +17,24 @@ from typing import Any
 import aiohttp
 
 from colonies_ha.domain.errors import ColoniesError
-from colonies_ha.protocol.crypto import id_of_private_key
+from colonies_ha.protocol.crypto import id_of_private_key, is_hex64
 from colonies_ha.protocol.envelope import decode_reply, encode_request
 
 Json = dict[str, Any]
+
+
+def colony_field(colony: str) -> Json:
+    """{"colonyid": id} for a 64-hex id, else {"colonyname": name}."""
+    return {"colonyid": colony} if is_hex64(colony) else {"colonyname": colony}
+
+
+def executor_fields(executor: str, colony: str = "") -> Json:
+    """An executor by id, or by name within a colony named by name."""
+    if is_hex64(executor):
+        return {"executorid": executor}
+    if not colony or is_hex64(colony):
+        raise ValueError(f"the executor '{executor}' is given by name; give its colony by name too")
+    return {"colonyname": colony, "executorname": executor}
 
 
 class ColoniesClient:
@@ -58,6 +76,20 @@ class ColoniesClient:
             raise ValueError("this client has no private key")
         return id_of_private_key(self.prvkey)
 
+    async def executor_fields(self, executor: str, colony: str = "") -> Json:
+        """An executor by id; by name within a colony named by name (the newest messages);
+        or by name within a colony given by id (looked up in the colony's executor list)."""
+        if is_hex64(executor):
+            return {"executorid": executor}
+        if not colony:
+            raise ValueError(f"the executor '{executor}' is given by name: name its colony too")
+        if not is_hex64(colony):
+            return {"colonyname": colony, "executorname": executor}
+        for found in await self.get_executors(colony):
+            if found["executorname"] == executor:
+                return {"executorid": found["executorid"]}
+        raise ColoniesError(f"no executor named '{executor}' in colony {colony}")
+
     async def rpc(self, msgtype: str, **fields: Any) -> Any:
         """Send one signed message; returns the reply's value or raises ColoniesError."""
         body = encode_request({"msgtype": msgtype, **fields}, self.prvkey)
@@ -75,65 +107,71 @@ class ColoniesClient:
     async def add_colony(self, colonyid: str, name: str) -> Json:
         return await self.rpc("addcolonymsg", colony={"colonyid": colonyid, "name": name})
 
-    async def delete_colony(self, colonyid: str) -> None:
-        await self.rpc("deletecolonymsg", colonyid=colonyid)
+    async def delete_colony(self, colony: str) -> None:
+        msgtype = "deletecolonymsg" if is_hex64(colony) else "removecolonymsg"
+        await self.rpc(msgtype, **colony_field(colony))
 
     async def get_colonies(self) -> list[Json]:
         return await self.rpc("getcoloniesmsg")
 
-    async def get_colony(self, colonyid: str) -> Json:
-        return await self.rpc("getcolonymsg", colonyid=colonyid)
+    async def get_colony(self, colony: str) -> Json:
+        return await self.rpc("getcolonymsg", **colony_field(colony))
 
-    async def colony_stats(self, colonyid: str) -> Json:
-        return await self.rpc("getcolonystatsmsg", colonyid=colonyid)
+    async def colony_stats(self, colony: str) -> Json:
+        return await self.rpc("getcolonystatsmsg", **colony_field(colony))
 
     async def server_stats(self) -> Json:
         return await self.rpc("getstatisticsmsg")
 
     async def add_executor(
-        self, executorid: str, colonyid: str, executortype: str, executorname: str
+        self, executorid: str, colony: str, executortype: str, executorname: str
     ) -> Json:
         return await self.rpc(
             "addexecutormsg",
             executor={
                 "executorid": executorid,
-                "colonyid": colonyid,
+                **colony_field(colony),
                 "executortype": executortype,
                 "executorname": executorname,
             },
         )
 
-    async def approve_executor(self, executorid: str) -> None:
-        await self.rpc("approveexecutormsg", executorid=executorid)
+    async def approve_executor(self, executor: str, colony: str = "") -> None:
+        await self.rpc("approveexecutormsg", **await self.executor_fields(executor, colony))
 
-    async def reject_executor(self, executorid: str) -> None:
-        await self.rpc("rejectexecutormsg", executorid=executorid)
+    async def reject_executor(self, executor: str, colony: str = "") -> None:
+        await self.rpc("rejectexecutormsg", **await self.executor_fields(executor, colony))
 
-    async def delete_executor(self, executorid: str) -> None:
-        await self.rpc("deleteexecutormsg", executorid=executorid)
+    async def delete_executor(self, executor: str, colony: str = "") -> None:
+        fields = await self.executor_fields(executor, colony)
+        msgtype = "deleteexecutormsg" if "executorid" in fields else "removeexecutormsg"
+        await self.rpc(msgtype, **fields)
 
-    async def get_executors(self, colonyid: str) -> list[Json]:
-        return await self.rpc("getexecutorsmsg", colonyid=colonyid)
+    async def get_executors(self, colony: str) -> list[Json]:
+        return await self.rpc("getexecutorsmsg", **colony_field(colony))
 
-    async def get_executor(self, executorid: str) -> Json:
-        return await self.rpc("getexecutormsg", executorid=executorid)
+    async def get_executor(self, executor: str, colony: str = "") -> Json:
+        return await self.rpc("getexecutormsg", **await self.executor_fields(executor, colony))
 
     async def add_function(
-        self, colonyid: str, funcname: str, *, desc: str = "", args: list[Any] | None = None
+        self, colony: str, funcname: str, *, desc: str = "", args: list[Any] | None = None
     ) -> Json:
         return await self.rpc(
             "addfunctionmsg",
             fun={
                 "executorid": self.id,
-                "colonyid": colonyid,
+                **colony_field(colony),
                 "funcname": funcname,
                 "desc": desc,
                 "args": args or [],
             },
         )
 
-    async def get_functions(self, *, colonyid: str = "", executorid: str = "") -> list[Json]:
-        return await self.rpc("getfunctionsmsg", colonyid=colonyid, executorid=executorid)
+    async def get_functions(self, *, colony: str = "", executor: str = "") -> list[Json]:
+        fields = colony_field(colony) if colony else {}
+        if executor:
+            fields.update(await self.executor_fields(executor, colony))
+        return await self.rpc("getfunctionsmsg", **fields)
 
     async def delete_function(self, functionid: str) -> None:
         await self.rpc("deletefunctionmsg", functionid=functionid)
@@ -143,8 +181,8 @@ class ColoniesClient:
     async def submit(self, spec: Json) -> Json:
         return await self.rpc("submitfuncspecmsg", spec=spec)
 
-    async def assign(self, colonyid: str, timeout: int = 10) -> Json:
-        return await self.rpc("assignprocessmsg", colonyid=colonyid, timeout=timeout)
+    async def assign(self, colony: str, timeout: int = 10) -> Json:
+        return await self.rpc("assignprocessmsg", **colony_field(colony), timeout=timeout)
 
     async def close(self, processid: str, out: list[Any] | None = None) -> None:
         await self.rpc("closesuccessfulmsg", processid=processid, out=out or [])
@@ -155,15 +193,15 @@ class ColoniesClient:
     async def get_process(self, processid: str) -> Json:
         return await self.rpc("getprocessmsg", processid=processid)
 
-    async def get_processes(self, colonyid: str, state: int, count: int = 100) -> list[Json]:
-        return await self.rpc("getprocessesmsg", colonyid=colonyid, state=state, count=count)
+    async def get_processes(self, colony: str, state: int, count: int = 100) -> list[Json]:
+        return await self.rpc("getprocessesmsg", **colony_field(colony), state=state, count=count)
 
     async def process_history(
-        self, colonyid: str, state: int, seconds: int, executorid: str = ""
+        self, colony: str, state: int, seconds: int, executorid: str = ""
     ) -> list[Json]:
         return await self.rpc(
             "getprocesshistmsg",
-            colonyid=colonyid,
+            **colony_field(colony),
             state=state,
             seconds=seconds,
             executorid=executorid,
@@ -172,8 +210,9 @@ class ColoniesClient:
     async def delete_process(self, processid: str) -> None:
         await self.rpc("deleteprocessmsg", processid=processid)
 
-    async def delete_all_processes(self, colonyid: str) -> None:
-        await self.rpc("deleteallprocessesmsg", colonyid=colonyid)
+    async def delete_all_processes(self, colony: str) -> None:
+        msgtype = "deleteallprocessesmsg" if is_hex64(colony) else "removeallprocessesmsg"
+        await self.rpc(msgtype, **colony_field(colony), state=-1)
 
     async def add_attribute(
         self, processid: str, key: str, value: str, attributetype: int = 1
@@ -193,22 +232,25 @@ class ColoniesClient:
 
     # -- workflows --------------------------------------------------------------------
 
-    async def submit_workflow(self, colonyid: str, specs: list[Json]) -> Json:
+    async def submit_workflow(self, colony: str, specs: list[Json]) -> Json:
         return await self.rpc(
-            "submitworkflowspecmsg", spec={"colonyid": colonyid, "functionspecs": specs}
+            "submitworkflowspecmsg", spec={**colony_field(colony), "functionspecs": specs}
         )
 
     async def get_processgraph(self, processgraphid: str) -> Json:
         return await self.rpc("getprocessgraphmsg", processgraphid=processgraphid)
 
-    async def get_processgraphs(self, colonyid: str, state: int, count: int = 100) -> list[Json]:
-        return await self.rpc("getprocessgraphsmsg", colonyid=colonyid, state=state, count=count)
+    async def get_processgraphs(self, colony: str, state: int, count: int = 100) -> list[Json]:
+        return await self.rpc(
+            "getprocessgraphsmsg", **colony_field(colony), state=state, count=count
+        )
 
     async def delete_processgraph(self, processgraphid: str) -> None:
         await self.rpc("deleteprocessgraphmsg", processgraphid=processgraphid, all=False)
 
-    async def delete_all_processgraphs(self, colonyid: str) -> None:
-        await self.rpc("deleteallprocessgraphsmsg", colonyid=colonyid)
+    async def delete_all_processgraphs(self, colony: str) -> None:
+        msgtype = "deleteallprocessgraphsmsg" if is_hex64(colony) else "removeallprocessgraphsmsg"
+        await self.rpc(msgtype, **colony_field(colony), state=-1)
 
     async def add_child(
         self,
@@ -230,13 +272,11 @@ class ColoniesClient:
 
     # -- generators and crons ---------------------------------------------------------
 
-    async def add_generator(
-        self, colonyid: str, name: str, workflowspec: str, trigger: int
-    ) -> Json:
+    async def add_generator(self, colony: str, name: str, workflowspec: str, trigger: int) -> Json:
         return await self.rpc(
             "addgeneratormsg",
             generator={
-                "colonyid": colonyid,
+                **colony_field(colony),
                 "name": name,
                 "workflowspec": workflowspec,
                 "trigger": trigger,
@@ -249,8 +289,8 @@ class ColoniesClient:
     async def resolve_generator(self, generatorname: str) -> Json:
         return await self.rpc("resolvegeneratormsg", generatorname=generatorname)
 
-    async def get_generators(self, colonyid: str, count: int = 100) -> list[Json]:
-        return await self.rpc("getgeneratorsmsg", colonyid=colonyid, count=count)
+    async def get_generators(self, colony: str, count: int = 100) -> list[Json]:
+        return await self.rpc("getgeneratorsmsg", **colony_field(colony), count=count)
 
     async def pack_generator(self, generatorid: str, arg: str) -> None:
         await self.rpc("packgeneratormsg", generatorid=generatorid, arg=arg)
@@ -260,7 +300,7 @@ class ColoniesClient:
 
     async def add_cron(
         self,
-        colonyid: str,
+        colony: str,
         name: str,
         workflowspec: str,
         *,
@@ -272,7 +312,7 @@ class ColoniesClient:
         return await self.rpc(
             "addcronmsg",
             cron={
-                "colonyid": colonyid,
+                **colony_field(colony),
                 "name": name,
                 "workflowspec": workflowspec,
                 "interval": interval,
@@ -285,8 +325,8 @@ class ColoniesClient:
     async def get_cron(self, cronid: str) -> Json:
         return await self.rpc("getcronmsg", cronid=cronid)
 
-    async def get_crons(self, colonyid: str, count: int = 100) -> list[Json]:
-        return await self.rpc("getcronsmsg", colonyid=colonyid, count=count)
+    async def get_crons(self, colony: str, count: int = 100) -> list[Json]:
+        return await self.rpc("getcronsmsg", **colony_field(colony), count=count)
 
     async def run_cron(self, cronid: str) -> Json:
         return await self.rpc("runcronmsg", cronid=cronid)
@@ -318,18 +358,18 @@ class ColoniesClient:
         return None
 
     def subscribe_processes(
-        self, executortype: str, state: int, timeout: int, colonyid: str = ""
+        self, executortype: str, state: int, timeout: int, colony: str = ""
     ) -> AsyncIterator[Json]:
         """Every process of the colony reaching `state`, until `timeout` s pass: the caller's
-        own colony (an executor's, or the owner key's) unless `colonyid` names one."""
+        own colony (an executor's, or the owner key's) unless `colony` names one."""
         msg: Json = {
             "msgtype": "subscribeprocessesmsg",
             "executortype": executortype,
             "state": state,
             "timeout": timeout,
         }
-        if colonyid:
-            msg["colonyid"] = colonyid
+        if colony:
+            msg.update(colony_field(colony))
         return self._subscribe(msg)
 
     async def _subscribe(self, msg: Json) -> AsyncIterator[Json]:
@@ -343,7 +383,7 @@ class ColoniesClient:
 
 
 def function_spec(
-    colonyid: str,
+    colony: str,
     executortype: str,
     funcname: str = "echo",
     *,
@@ -356,7 +396,7 @@ def function_spec(
     dependencies: list[str] | None = None,
     env: dict[str, str] | None = None,
 ) -> Json:
-    """A FunctionSpec with sensible defaults, as clients send it."""
+    """A FunctionSpec with sensible defaults, as clients send it (colony by id or name)."""
     return {
         "nodename": nodename or funcname,
         "funcname": funcname,
@@ -366,7 +406,7 @@ def function_spec(
         "maxexectime": maxexectime,
         "maxretries": maxretries,
         "conditions": {
-            "colonyid": colonyid,
+            **colony_field(colony),
             "executortype": executortype,
             "dependencies": dependencies or [],
         },

@@ -184,8 +184,7 @@ async def add_function(ctx: Context, req: Req) -> Any:
     }
     async with ctx.db.connection() as conn:
         member = await auth.require_member_by_ref(conn, req.caller_id, colony)
-        if colony.current:
-            name = require_str(raw, "executorname")
+        if name := get_str(raw, "executorname"):
             executor = await colonies.executor_by_name(conn, member.colonyid, name)
             fun["executorid"] = executor["executorid"]
         else:
@@ -253,21 +252,15 @@ async def get_users(ctx: Context, req: Req) -> Any:
 
 
 @rpc("getusermsg")
-async def get_user(ctx: Context, req: Req) -> Any:
-    colonyname = require_str(req.msg, "colonyname")
-    name = require_str(req.msg, "name")
-    async with ctx.db.connection() as conn:
-        colonyid = await auth.require_users_reader(conn, req.caller_id, colonyname)
-        return await colonies.get_user(conn, colonyid, colonyname, name=name)
-
-
 @rpc("getuserbyidmsg")
-async def get_user_by_id(ctx: Context, req: Req) -> Any:
+async def get_user(ctx: Context, req: Req) -> Any:
+    """By `name` (getusermsg) or by `userid` (getuserbyidmsg)."""
     colonyname = require_str(req.msg, "colonyname")
-    userid = require_id(req.msg, "userid")
+    name = get_str(req.msg, "name")
+    userid = "" if name else require_id(req.msg, "userid")
     async with ctx.db.connection() as conn:
         colonyid = await auth.require_users_reader(conn, req.caller_id, colonyname)
-        return await colonies.get_user(conn, colonyid, colonyname, userid=userid)
+        return await colonies.get_user(conn, colonyid, colonyname, name=name, userid=userid)
 
 
 @rpc("removeusermsg")

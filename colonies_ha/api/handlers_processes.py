@@ -27,7 +27,7 @@ from colonies_ha.domain.validation import (
 )
 from colonies_ha.protocol.envelope import SignedRequest as Req
 from colonies_ha.protocol.objects import attribute_json, process_json
-from colonies_ha.services import auth, processes
+from colonies_ha.services import auth, colonies, processes
 from colonies_ha.services.context import Context
 
 MAX_ASSIGN_TIMEOUT = 3600
@@ -169,19 +169,26 @@ async def add_log(ctx: Context, req: Req) -> Any:
 
 @rpc("getlogsmsg")
 async def get_logs(ctx: Context, req: Req) -> Any:
-    """A process's log (by processid) or an executor's (by colonyname + executorname)."""
+    """A process's log (processid), or an executor's: by colonyname + executorname (1.0.16+)
+    or by executorid (1.0.12-1.0.15)."""
     count = get_count(req.msg)
     since = get_int(req.msg, "since", default=0)
     processid = optional_id(req.msg, "processid")
+    executorid = optional_id(req.msg, "executorid")
     async with ctx.db.connection() as conn:
         if processid:
             row = await processes.get_process(conn, processid)
             await auth.require_member_by_id(conn, req.caller_id, row["colonyid"])
             return await processes.process_logs(conn, processid, since, count)
-        colonyname = require_str(req.msg, "colonyname")
-        executorname = require_str(req.msg, "executorname")
-        member = await auth.require_membership(conn, req.caller_id, colonyname)
-        return await processes.executor_logs(conn, member.colonyid, executorname, since, count)
+        if executorid:
+            executor = await colonies.executor_in_colony(conn, executorid)
+            colonyid, executorname = executor["colonyid"], executor["executorname"]
+            await auth.require_member_by_id(conn, req.caller_id, colonyid)
+        else:
+            colonyname = require_str(req.msg, "colonyname")
+            executorname = require_str(req.msg, "executorname")
+            colonyid = (await auth.require_membership(conn, req.caller_id, colonyname)).colonyid
+        return await processes.executor_logs(conn, colonyid, executorname, since, count)
 
 
 @rpc("addattributemsg")

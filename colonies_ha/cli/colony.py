@@ -42,10 +42,10 @@ def add(conn: Conn, name: str, as_json: bool) -> None:
 
 
 @colony.command()
-@click.argument("target", metavar="COLONYID")
+@click.argument("target", metavar="COLONY")
 @connection_options
 def remove(conn: Conn, target: str) -> None:
-    """Delete COLONYID with everything in it; signed by the server key."""
+    """Delete COLONY (id or name) with everything in it; signed by the server key."""
     call(conn, ["server"], lambda c: c.delete_colony(target))
     click.echo(f"removed colony {target}")
 

@@ -22,7 +22,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from colonies_ha.client import ColoniesClient
+from colonies_ha.client import ColoniesClient, colony_field
 from colonies_ha.config import DEFAULT_PORT
 from colonies_ha.domain.errors import ColoniesError
 from colonies_ha.protocol.crypto import id_of_private_key
@@ -62,6 +62,7 @@ class Conn:
     url: str
     prvkey: str | None
     colonyid: str | None
+    colonyname: str | None = None
 
     def key(self, *roles: str) -> str:
         """`--prvkey`, else the first role whose environment variable is set."""
@@ -78,12 +79,18 @@ class Conn:
         return ColoniesClient(self.url, self.key(*roles))
 
     def colony(self) -> str:
+        """The colony's id, or its name (the client sends either as the server expects)."""
         if self.colonyid:
             return self.colonyid
+        if self.colonyname:
+            return self.colonyname
         colony_key = os.environ.get(KEY_ENV["colony"])
         if colony_key:
             return id_of_private_key(colony_key)
-        raise CliError("no colony: set COLONIES_COLONY_ID, or pass --colonyid")
+        raise CliError(
+            "no colony: set COLONIES_COLONY_NAME or COLONIES_COLONY_ID, "
+            "or pass --colony or --colonyid"
+        )
 
 
 def server_url(host: str, port: int, tls: bool) -> str:
@@ -91,7 +98,8 @@ def server_url(host: str, port: int, tls: bool) -> str:
 
 
 def connection_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Adds --host/--port/--tls/--prvkey/--colonyid and hands the command one `conn`."""
+    """Adds --host/--port/--tls/--prvkey/--colonyid/--colony and hands the command one
+    `conn`."""
 
     @click.option(
         "--host",
@@ -116,14 +124,29 @@ def connection_options(func: Callable[..., Any]) -> Callable[..., Any]:
         envvar="COLONIES_COLONY_ID",
         show_envvar=True,
         default=None,
-        help="Colony to act in.",
+        help="Colony to act in, by id (or a name, as --colony).",
+    )
+    @click.option(
+        "--colony",
+        "colonyname",
+        envvar="COLONIES_COLONY_NAME",
+        show_envvar=True,
+        default=None,
+        help="Colony to act in, by name (used when no --colonyid is given).",
     )
     @functools.wraps(func)
     def wrapper(
-        host: str, port: int, tls: bool, prvkey: str | None, colonyid: str | None, **kwargs: Any
+        host: str,
+        port: int,
+        tls: bool,
+        prvkey: str | None,
+        colonyid: str | None,
+        colonyname: str | None,
+        **kwargs: Any,
     ) -> Any:
         try:
-            return func(conn=Conn(server_url(host, port, tls), prvkey, colonyid), **kwargs)
+            conn = Conn(server_url(host, port, tls), prvkey, colonyid, colonyname)
+            return func(conn=conn, **kwargs)
         except (ColoniesError, CliError) as error:
             return fail(str(error))
 
@@ -168,34 +191,36 @@ def read_json_file(path: Path) -> Any:
         raise CliError(f"{path} is not valid JSON: {error}") from error
 
 
-def complete_spec(spec: Json, colonyid: str) -> Json:
-    """Fill in what a hand-written FunctionSpec may leave out: its colony and node name."""
+def complete_spec(spec: Json, colony: str) -> Json:
+    """Fill in what a hand-written FunctionSpec may leave out: its colony (by id or name)
+    and node name."""
     if not isinstance(spec, dict):
         raise CliError("a function spec must be a JSON object")
     conditions = dict(spec.get("conditions") or {})
-    conditions.setdefault("colonyid", colonyid)
-    if not conditions["colonyid"]:
-        conditions["colonyid"] = colonyid
+    if not conditions.get("colonyid") and not conditions.get("colonyname"):
+        conditions.pop("colonyid", None)
+        conditions.update(colony_field(colony))
     conditions.setdefault("executortype", os.environ.get("COLONIES_EXECUTOR_TYPE", ""))
     filled = {**spec, "conditions": conditions}
     filled.setdefault("nodename", spec.get("funcname", ""))
     return filled
 
 
-def workflow_specs(document: Any, colonyid: str) -> tuple[str, list[Json]]:
-    """The colony and specs of a workflow file: a bare list, or {"colonyid", "functionspecs"}."""
+def workflow_specs(document: Any, colony: str) -> tuple[str, list[Json]]:
+    """The colony and specs of a workflow file: a bare list, or {"colonyid" (or
+    "colonyname"), "functionspecs"}."""
     if isinstance(document, dict) and "functionspecs" in document:
-        colonyid = document.get("colonyid") or colonyid
+        colony = document.get("colonyid") or document.get("colonyname") or colony
         document = document["functionspecs"]
     if not isinstance(document, list) or not document:
         raise CliError("a workflow is a non-empty JSON list of function specs")
-    return colonyid, [complete_spec(spec, colonyid) for spec in document]
+    return colony, [complete_spec(spec, colony) for spec in document]
 
 
-def workflow_spec_text(path: Path, colonyid: str) -> str:
+def workflow_spec_text(path: Path, colony: str) -> str:
     """A workflow file as the JSON *string* generators and crons carry."""
-    colony, specs = workflow_specs(read_json_file(path), colonyid)
-    return json.dumps({"colonyid": colony, "functionspecs": specs})
+    found, specs = workflow_specs(read_json_file(path), colony)
+    return json.dumps({**colony_field(found), "functionspecs": specs})
 
 
 # -- output ---------------------------------------------------------------------------

@@ -18,6 +18,8 @@ from colonies_ha.replica import Replica
 
 DEV_DATABASE = "colonies"
 DEV_EXECUTOR_TYPE = "cli"
+DEV_COLONY_NAME = "dev"
+DEV_EXECUTOR_NAME = "dev-executor"
 
 
 def default_dev_dir() -> Path:
@@ -57,6 +59,11 @@ def export_lines(keys: dict[str, str], host: str, port: int) -> list[str]:
         "COLONIES_EXECUTOR_ID": id_of_private_key(keys["executor"]),
         "COLONIES_EXECUTOR_PRVKEY": keys["executor"],
         "COLONIES_EXECUTOR_TYPE": DEV_EXECUTOR_TYPE,
+        # What pycolonies 1.0.12+ `colonies_client()` reads: names, and one signing key.
+        "COLONIES_SERVER_TLS": "false",
+        "COLONIES_COLONY_NAME": DEV_COLONY_NAME,
+        "COLONIES_EXECUTOR_NAME": DEV_EXECUTOR_NAME,
+        "COLONIES_PRVKEY": keys["executor"],
     }
     return [f"export {name}={value}" for name, value in values.items()]
 
@@ -67,14 +74,14 @@ async def ensure_colony_and_executor(url: str, keys: dict[str, str]) -> None:
     executorid = id_of_private_key(keys["executor"])
     async with ColoniesClient(url, keys["server"]) as owner:
         if colonyid not in {c["colonyid"] for c in await owner.get_colonies()}:
-            await owner.add_colony(colonyid, "dev")
+            await owner.add_colony(colonyid, DEV_COLONY_NAME)
         colony = owner.with_key(keys["colony"])
         try:
             await colony.get_executor(executorid)
         except ColoniesError as error:
             if error.status != 404:
                 raise
-            await colony.add_executor(executorid, colonyid, DEV_EXECUTOR_TYPE, "dev-executor")
+            await colony.add_executor(executorid, colonyid, DEV_EXECUTOR_TYPE, DEV_EXECUTOR_NAME)
         await colony.approve_executor(executorid)
 
 

@@ -31,7 +31,7 @@ def print_executor(executor: dict[str, Any], as_json: bool) -> None:
             ("name", executor["executorname"]),
             ("id", executor["executorid"]),
             ("type", executor["executortype"]),
-            ("colony", executor["colonyid"]),
+            ("colony", executor.get("colonyname") or executor["colonyid"]),
             ("state", executor_state(executor["state"])),
             ("commissioned", relative(executor.get("commissiontime"))),
             ("last heard", relative(executor.get("lastheardfromtime"))),
@@ -75,7 +75,7 @@ def add(
     async def register(client: ColoniesClient) -> dict[str, Any]:
         added = await client.add_executor(new_id, conn.colony(), executortype, name)
         if approve:
-            await client.approve_executor(new_id)
+            await client.approve_executor(new_id)  # by id: works with a colony id or name
             added = {**added, "state": 1}
         return added
 
@@ -87,31 +87,39 @@ def add(
         click.echo(f"added executor {name} ({new_id}), {state}")
 
 
-@executor.command()
-@click.argument("executorid")
-@connection_options
-def approve(conn: Conn, executorid: str) -> None:
-    """Let EXECUTORID take part in the colony; colony key."""
-    call(conn, ["colony"], lambda c: c.approve_executor(executorid))
-    click.echo(f"approved executor {executorid}")
+def _colony_or_none(conn: Conn) -> str:
+    """The colony, when one is configured: only an executor given by name needs it."""
+    try:
+        return conn.colony()
+    except CliError:
+        return ""
 
 
 @executor.command()
-@click.argument("executorid")
+@click.argument("executor")
 @connection_options
-def reject(conn: Conn, executorid: str) -> None:
-    """Refuse EXECUTORID (it keeps its registration, without rights); colony key."""
-    call(conn, ["colony"], lambda c: c.reject_executor(executorid))
-    click.echo(f"rejected executor {executorid}")
+def approve(conn: Conn, executor: str) -> None:
+    """Let EXECUTOR (id, or name in the colony) take part in the colony; colony key."""
+    call(conn, ["colony"], lambda c: c.approve_executor(executor, _colony_or_none(conn)))
+    click.echo(f"approved executor {executor}")
 
 
 @executor.command()
-@click.argument("executorid")
+@click.argument("executor")
 @connection_options
-def remove(conn: Conn, executorid: str) -> None:
-    """Delete EXECUTORID from the colony; colony key."""
-    call(conn, ["colony"], lambda c: c.delete_executor(executorid))
-    click.echo(f"removed executor {executorid}")
+def reject(conn: Conn, executor: str) -> None:
+    """Refuse EXECUTOR (id or name; it keeps its registration, without rights); colony key."""
+    call(conn, ["colony"], lambda c: c.reject_executor(executor, _colony_or_none(conn)))
+    click.echo(f"rejected executor {executor}")
+
+
+@executor.command()
+@click.argument("executor")
+@connection_options
+def remove(conn: Conn, executor: str) -> None:
+    """Delete EXECUTOR (id or name) from the colony; colony key."""
+    call(conn, ["colony"], lambda c: c.delete_executor(executor, _colony_or_none(conn)))
+    click.echo(f"removed executor {executor}")
 
 
 @executor.command(name="ls")
@@ -136,9 +144,10 @@ def list_executors(conn: Conn, as_json: bool) -> None:
 
 
 @executor.command()
-@click.argument("executorid")
+@click.argument("executor")
 @json_option
 @connection_options
-def get(conn: Conn, executorid: str, as_json: bool) -> None:
-    """One executor; executor key."""
-    print_executor(call(conn, ["executor"], lambda c: c.get_executor(executorid)), as_json)
+def get(conn: Conn, executor: str, as_json: bool) -> None:
+    """One executor, by id or by name in the colony; executor key."""
+    found = call(conn, ["executor"], lambda c: c.get_executor(executor, _colony_or_none(conn)))
+    print_executor(found, as_json)

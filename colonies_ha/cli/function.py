@@ -43,9 +43,9 @@ def list_functions(conn: Conn, executorid: str, as_json: bool) -> None:
         conn,
         ["executor"],
         lambda c: (
-            c.get_functions(executorid=executorid)
+            c.get_functions(executor=executorid)
             if executorid
-            else c.get_functions(colonyid=conn.colony())
+            else c.get_functions(colony=conn.colony())
         ),
     )
     listing(

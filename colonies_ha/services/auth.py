@@ -128,7 +128,8 @@ async def require_membership(
 ) -> Member:
     """Upstream's membership: an executor of the colony (approved, unless `approved` is
     False) or a user of the colony.  The colony's owner key is neither."""
-    row = await repo.one(conn, "membership", {"caller": caller_id, "colonyname": colonyname})
+    params = {"caller": caller_id, "colonyname": colonyname, "colonyid": ""}
+    row = await repo.one(conn, "membership", params)
     if row is None:
         raise NotFound(f"colony with name '{colonyname}' does not exist")
     return _admit(row, caller_id, approved=approved)
@@ -137,7 +138,8 @@ async def require_membership(
 async def require_member_by_id(conn: Conn, caller_id: str, colonyid: str) -> Member:
     """Membership as above, for messages that name a process (getprocessmsg, addlogmsg,
     ...): both generations send them, and a 2023 executor passes exactly as before."""
-    row = await repo.one(conn, "membership_by_id", {"caller": caller_id, "colonyid": colonyid})
+    params = {"caller": caller_id, "colonyname": "", "colonyid": colonyid}
+    row = await repo.one(conn, "membership", params)
     if row is None:
         raise NotFound(f"colony {colonyid} does not exist")
     return _admit(row, caller_id, approved=True)

@@ -28,10 +28,15 @@ def test_relative(value: str, shown: str) -> None:
 
 
 def test_complete_spec_fills_colony_and_nodename() -> None:
-    spec = complete_spec({"funcname": "f", "conditions": {"colonyid": ""}}, "c1")
-    assert spec["conditions"]["colonyid"] == "c1" and spec["nodename"] == "f"
-    kept = complete_spec({"funcname": "f", "conditions": {"colonyid": "c2"}}, "c1")
+    c1 = "c1" * 32  # an id: 64 hex characters
+    spec = complete_spec({"funcname": "f", "conditions": {"colonyid": ""}}, c1)
+    assert spec["conditions"]["colonyid"] == c1 and spec["nodename"] == "f"
+    kept = complete_spec({"funcname": "f", "conditions": {"colonyid": "c2"}}, c1)
     assert kept["conditions"]["colonyid"] == "c2"
+    by_name = complete_spec({"funcname": "f"}, "dev")
+    assert by_name["conditions"] == {"colonyname": "dev", "executortype": ""} or (
+        by_name["conditions"]["colonyname"] == "dev" and "colonyid" not in by_name["conditions"]
+    )
 
 
 def test_workflow_specs_accepts_list_or_object() -> None:
@@ -56,3 +61,7 @@ def test_dev_prints_the_host_it_listens_on(listen: str, printed: str) -> None:
     lines = export_lines(keys, client_host(listen), 50080)
     assert f"export COLONIES_SERVER_HOST={printed}" in lines
     assert "export COLONIES_TLS=false" in lines
+    assert (
+        "export COLONIES_COLONY_NAME=dev" in lines and "export COLONIES_SERVER_TLS=false" in lines
+    )
+    assert f"export COLONIES_PRVKEY={keys['executor']}" in lines

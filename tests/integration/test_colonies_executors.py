@@ -95,7 +95,7 @@ async def test_other_colonies_data_is_out_of_reach(colony: ColonyEnv) -> None:
     await refused(other.executor.get_executors(colony.colonyid), 403, "not an executor")
     await refused(other.executor.get_executor(colony.executor.id), 403, "not an executor")
     await refused(other.owner.colony_stats(colony.colonyid), 403, "not an executor")
-    await refused(other.executor.get_functions(colonyid=colony.colonyid), 403, "not an exec")
+    await refused(other.executor.get_functions(colony=colony.colonyid), 403, "not an exec")
 
 
 async def test_unknown_key_is_refused_on_member_operations(colony: ColonyEnv) -> None:
@@ -109,14 +109,14 @@ async def test_functions(colony: ColonyEnv) -> None:
     fn = await colony.executor.add_function(colony.colonyid, "square", desc="squares", args=["x"])
     assert fn["funcname"] == "square" and fn["desc"] == "squares" and fn["counter"] == 0
     await refused(colony.executor.add_function(colony.colonyid, "square"), 403, "already")
-    by_colony = await colony.executor.get_functions(colonyid=colony.colonyid)
-    by_executor = await colony.executor.get_functions(executorid=colony.executor.id)
+    by_colony = await colony.executor.get_functions(colony=colony.colonyid)
+    by_executor = await colony.executor.get_functions(executor=colony.executor.id)
     assert by_colony == by_executor == [fn]
     forged = {"executorid": "e" * 64, "colonyid": colony.colonyid, "funcname": "x"}
     await refused(colony.executor.rpc("addfunctionmsg", fun=forged), 403, "for itself")
     await refused(colony.owner.add_function(colony.colonyid, "y"), 403, "not an executor")
     await colony.executor.delete_function(fn["functionid"])
-    assert await colony.executor.get_functions(colonyid=colony.colonyid) == []
+    assert await colony.executor.get_functions(colony=colony.colonyid) == []
     await refused(colony.executor.delete_function(fn["functionid"]), 404, "does not exist")
 
 

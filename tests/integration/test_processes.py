@@ -139,7 +139,7 @@ async def test_function_statistics_update_on_successful_close(colony: ColonyEnv)
         await colony.executor.submit(colony.spec("echo"))
         process = await colony.executor.assign(colony.colonyid, 1)
         await colony.executor.close(process["processid"])
-    (fn,) = await colony.executor.get_functions(executorid=colony.executor.id)
+    (fn,) = await colony.executor.get_functions(executor=colony.executor.id)
     assert fn["counter"] == 2
     assert 0 <= fn["minwaittime"] <= fn["avgwaittime"] <= fn["maxwaittime"]
     assert 0 <= fn["minexectime"] <= fn["avgexectime"] <= fn["maxexectime"]

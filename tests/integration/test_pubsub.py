@@ -156,7 +156,7 @@ async def test_the_colony_owner_may_follow_its_colony_stream(colony: ColonyEnv) 
     got = await asyncio.wait_for(streamed, 10)
     assert got is not None and got["processid"] == submitted["processid"]
     other = await colony.server.new_colony()
-    theirs = other.owner.subscribe_processes("", 0, 5, colonyid=colony.colonyid)
+    theirs = other.owner.subscribe_processes("", 0, 5, colony=colony.colonyid)
     await refused(first(theirs), 403, "not an executor")
 
 

@@ -186,6 +186,94 @@ def current_lifecycle(sdk: types.ModuleType, release: str, job: dict[str, Any]) 
     }
 
 
+def extras_workflows_and_schedules(
+    sdk: types.ModuleType, client: Any, name: str, key: str, colony_prvkey: str, *, checks: dict
+) -> None:
+    """Workflow listings and removal, crons and generators, by colony name."""
+    graph = client.submit_workflow(
+        sdk.Workflow(colonyname=name, functionspecs=[make_spec(sdk, name, "w", [])]), key
+    )
+    listed = client.get_processgraphs(name, 10, key)
+    checks["graphs"] = [g["processgraphid"] for g in listed] == [graph.processgraphid]
+    members = client.get_processes_for_workflow(graph.processgraphid, name, key)
+    checks["graph_members"] = len(members)
+    client.remove_processgraph(graph.processgraphid, key)
+    checks["graphs_after_remove"] = len(client.get_processgraphs(name, 10, key))
+    client.submit_workflow(
+        sdk.Workflow(colonyname=name, functionspecs=[make_spec(sdk, name, "w", [])]), key
+    )
+    client.remove_all_processgraphs(name, colony_prvkey)
+    checks["graphs_after_remove_all"] = len(client.get_processgraphs(name, 10, key))
+
+    workflow = sdk.Workflow(colonyname=name, functionspecs=[make_spec(sdk, name, "w", [])])
+    cron = client.add_cron("nightly", "0 0 3 * * *", True, workflow, name, key)
+    assert client.get_cron(cron["cronid"], key)["name"] == "nightly"
+    client.run_cron(cron["cronid"], key)
+    checks["crons"] = [c["name"] for c in client.get_crons(name, 10, key)]
+    client.del_cron(cron["cronid"], key)
+    generator = client.add_generator(
+        {"colonyname": name, "name": "gen", "trigger": 2,
+         "workflowspec": json.dumps(workflow.model_dump(by_alias=True))},
+        key,
+    )  # fmt: skip
+    checks["generators"] = [g["name"] for g in client.get_generators(name, key)]
+    assert client.get_generator(generator["generatorid"], key)["trigger"] == 2
+    client.remove_generator(generator["generatorid"], key)
+
+
+def current_extras(sdk: types.ModuleType, job: dict[str, Any]) -> dict:
+    """What only the newest releases call: executors by name, users, logs by executor,
+    output, workflow listings and removal, crons, generators, colony removal; and the
+    newest role rules (a user submits but does not run; the colony key is no member)."""
+    client = sdk.Colonies(job["host"], job["port"])
+    server_prvkey = job["server_prvkey"]
+    colony_prvkey, key = generate_private_key(), generate_private_key()
+    colonyid = id_of_private_key(colony_prvkey)
+    name = f"extras-{colonyid[:8]}"
+    client.add_colony({"colonyid": colonyid, "name": name}, server_prvkey)
+    executor = {"executorid": id_of_private_key(key), "executortype": "w",
+                "executorname": "exe", "colonyname": name}  # fmt: skip
+    client.add_executor(executor, colony_prvkey)
+    client.approve_executor(name, "exe", colony_prvkey)
+    assert client.get_executor(name, "exe", key)["executorid"] == id_of_private_key(key)
+    checks: dict[str, Any] = {}
+
+    user_key = generate_private_key()
+    user = {"colonyname": name, "userid": id_of_private_key(user_key), "name": "alice",
+            "email": "a@example.org", "phone": ""}  # fmt: skip
+    assert client.add_user(user, colony_prvkey)["name"] == "alice"
+    assert [u["name"] for u in client.get_users(name, key)] == ["alice"]
+    by_user = client.submit_func_spec(make_spec(sdk, name, "w", []), user_key)
+    checks["initiator"] = (by_user.initiatorid, by_user.initiatorname)
+    checks["user_assign"] = refused(client.assign, name, 1, user_key)
+    checks["owner_submit"] = refused(
+        client.submit_func_spec, make_spec(sdk, name, "w", []), colony_prvkey
+    )
+    process = client.assign(name, 5, key)
+    client.set_output(process.processid, ["partial"], key)
+    client.add_log(process.processid, "line 1", key)
+    logs = client.get_executor_log(name, "exe", 10, 0, key)
+    checks["executor_log"] = [entry["message"] for entry in logs]
+    client.close(process.processid, client.get_process(process.processid, key).output, key)
+    checks["output"] = client.get_process(process.processid, key).output
+    client.remove_user(name, "alice", colony_prvkey)
+    checks["removed_user"] = refused(client.get_processes_for_workflow, "", name, user_key)
+
+    extras_workflows_and_schedules(sdk, client, name, key, colony_prvkey, checks=checks)
+
+    waiting = client.list_processes(name, 100, sdk.Colonies.WAITING, key)
+    checks["waiting_before_remove_all"] = len(waiting)
+    client.remove_process(waiting[0]["processid"], key)
+    client.remove_all_processes(name, colony_prvkey)
+    checks["processes_after_remove_all"] = len(client.list_processes(name, 100, -1, key))
+    client.reject_executor(name, "exe", colony_prvkey)
+    checks["rejected_assign"] = refused(client.assign, name, 1, key)
+    client.remove_executor(name, "exe", colony_prvkey)
+    client.del_colony(name, server_prvkey)
+    checks["colony_gone"] = name not in [c["name"] for c in client.list_colonies(server_prvkey)]
+    return checks
+
+
 def legacy_lifecycle(sdk: types.ModuleType, job: dict[str, Any]) -> dict:
     # The 2023 script lives with the in-process 1.0.2-1.0.10 test; only 2023 jobs load it.
     from tests.integration.test_pycolonies_interop import sdk_session  # noqa: PLC0415
@@ -224,7 +312,9 @@ def main() -> None:
     job = json.loads(sys.argv[1])
     release = job["release"]
     sdk = load(release)
-    if job["action"] == "lifecycle":
+    if job["action"] == "extras":
+        result = current_extras(sdk, job)
+    elif job["action"] == "lifecycle":
         if release in LEGACY:
             result = legacy_lifecycle(sdk, job)
         else:

@@ -545,14 +545,16 @@ SELECT colonyid, name FROM colonies WHERE name = %(colonyname)s;
 
 -- name: membership
 -- The newest generation's "member of the colony": the caller is an executor of the colony
--- (its state decides whether it counts) or one of its users.  One round trip.
+-- (its state decides whether it counts) or one of its users.  One round trip.  The colony
+-- is named by name (messages that name it) or by id (messages that name a process);
+-- the other parameter is ''.
 SELECT c.colonyid, c.name AS colonyname,
        e.executorid, e.executortype, e.executorname, e.state,
        u.userid, u.name AS username
 FROM colonies c
 LEFT JOIN executors e ON e.executorid = %(caller)s AND e.colonyid = c.colonyid
 LEFT JOIN users u ON u.colonyid = c.colonyid AND u.userid = %(caller)s
-WHERE c.name = %(colonyname)s;
+WHERE c.name = %(colonyname)s OR c.colonyid = %(colonyid)s;
 
 -- name: insert_user
 INSERT INTO users (colonyid, userid, name, email, phone)
@@ -607,16 +609,6 @@ ORDER BY l.ts, l.seq LIMIT %(count)s;
 SELECT l.*, c.name AS colonyname FROM logs l JOIN colonies c USING (colonyid)
 WHERE l.colonyid = %(colonyid)s AND l.executorname = %(executorname)s AND l.ts > %(since)s
 ORDER BY l.ts, l.seq LIMIT %(count)s;
-
--- name: membership_by_id
--- The same, for messages that name a process rather than a colony.
-SELECT c.colonyid, c.name AS colonyname,
-       e.executorid, e.executortype, e.executorname, e.state,
-       u.userid, u.name AS username
-FROM colonies c
-LEFT JOIN executors e ON e.executorid = %(caller)s AND e.colonyid = c.colonyid
-LEFT JOIN users u ON u.colonyid = c.colonyid AND u.userid = %(caller)s
-WHERE c.colonyid = %(colonyid)s;
 
 -- == Current-generation extras: blueprints, files, snapshots, channels (migration 0007) ==
 
