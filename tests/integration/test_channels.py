@@ -8,11 +8,15 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
+import aiohttp
 import pytest
 
 from colonies_ha.domain.errors import ColoniesError
+from colonies_ha.embedded_pg import EmbeddedPostgres
 from colonies_ha.protocol.crypto import generate_private_key
+from colonies_ha.protocol.envelope import decode_reply, encode_request
 from tests.helpers import ColonyEnv, ServerEnv, start_another_replica
+from tests.integration.test_pubsub import listener_away, until
 from tests.pycolonies_sdk import load_current_sdk
 
 Json = dict[str, Any]
@@ -155,3 +159,30 @@ async def test_channel_roles_and_bad_input(colony: ColonyEnv, second: ServerEnv)
     follower = sdk.Colonies("127.0.0.1", second.replica.port)
     with pytest.raises(sdk.ColoniesError, match="not authorized"):
         await asyncio.to_thread(follower.subscribe_channel, pid, "chat", bystander.prvkey, 0, 5)
+
+
+async def test_a_follower_gets_entries_while_the_notify_listener_is_away(
+    colony: ColonyEnv, postgres: EmbeddedPostgres, database_url: str
+) -> None:
+    """NOTIFY only hurries a follower: with the replica's listener cut off (and kept out),
+    an append still reaches it through the re-check."""
+    a, b = colony.executor, await colony.new_executor()
+    pid = await asyncio.to_thread(submit_with_channel, colony.server.replica.port, colony, a.prvkey)
+    await b.rpc("assignprocessmsg", colonyname=colonyname(colony), timeout=10)
+    msg = {
+        "msgtype": "subscribechannelmsg",
+        "processid": pid,
+        "name": "chat",
+        "afterseq": 0,
+        "timeout": 60,
+    }
+    url = colony.server.url.replace("http", "ws") + "/pubsub"
+    async with aiohttp.ClientSession() as session, session.ws_connect(url) as ws:
+        await ws.send_str(encode_request(msg, b.prvkey).decode())
+        topics = colony.server.replica.events._topic_signals
+        await until(lambda: f"{pid}/chat" in topics)  # it read the empty log and waits
+        async with listener_away(postgres, database_url):
+            await a.rpc("channelappendmsg", processid=pid, name="chat", sequence=1, payload=[7])
+            frame = await ws.receive(timeout=15)
+            [entry] = decode_reply(200, frame.data.encode())
+            assert entry["payload"] == "Bw==" and entry["senderid"] == a.id
