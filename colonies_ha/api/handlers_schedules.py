@@ -68,7 +68,7 @@ async def get_generators(ctx: Context, req: Req) -> Any:
     count = get_count(req.msg)
     async with ctx.db.connection() as conn:
         member = await auth.require_member_by_ref(conn, req.caller_id, colony)
-        return await schedules.list_generators(conn, member.colonyid, count)
+        return await schedules.list_generators(conn, member.colonyid, count, member.colonyname)
 
 
 @rpc("packgeneratormsg")
@@ -129,7 +129,7 @@ async def get_crons(ctx: Context, req: Req) -> Any:
     count = get_count(req.msg)
     async with ctx.db.connection() as conn:
         member = await auth.require_member_by_ref(conn, req.caller_id, colony)
-        return await schedules.list_crons(conn, member.colonyid, count)
+        return await schedules.list_crons(conn, member.colonyid, count, member.colonyname)
 
 
 @rpc("runcronmsg")

@@ -81,9 +81,11 @@ async def resolve_generator(conn: Conn, colonyid: str, name: str) -> Json:
     return generator_json(row)
 
 
-async def list_generators(conn: Conn, colonyid: str, count: int) -> list[Json]:
+async def list_generators(
+    conn: Conn, colonyid: str, count: int, colonyname: str = ""
+) -> list[Json]:
     rows = await repo.all_rows(conn, "list_generators", {"colonyid": colonyid, "count": count})
-    return [generator_json(r) for r in rows]
+    return [generator_json({**r, "colonyname": colonyname}) for r in rows]
 
 
 async def pack(conn: Conn, generatorid: str, arg: str) -> None:
@@ -153,9 +155,9 @@ async def get_cron(conn: Conn, cronid: str) -> Json:
     return row
 
 
-async def list_crons(conn: Conn, colonyid: str, count: int) -> list[Json]:
+async def list_crons(conn: Conn, colonyid: str, count: int, colonyname: str = "") -> list[Json]:
     rows = await repo.all_rows(conn, "list_crons", {"colonyid": colonyid, "count": count})
-    return [cron_json(r) for r in rows]
+    return [cron_json({**r, "colonyname": colonyname}) for r in rows]
 
 
 async def delete_cron(conn: Conn, cronid: str) -> None:
