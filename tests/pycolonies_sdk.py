@@ -107,3 +107,37 @@ def load_sdk(release: str) -> types.ModuleType:
     sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
+
+
+def load_current_sdk(release: str = "1.0.25") -> types.ModuleType:
+    """A newest-generation release in this interpreter, beside the pinned 1.0.2.
+
+    From 1.0.17 the SDK signs in pure Python and ships its own `crypto.py` and `model.py`,
+    which `pycolonies.py` imports by those bare names: they are loaded as private modules
+    and seen under those names only while the SDK module itself is imported (the matrix
+    runs each release in an interpreter of its own instead; in-process tests use this).
+    """
+    name = "pycolonies_" + release.replace(".", "_")
+    if name in sys.modules:
+        return sys.modules[name]
+    install_sdks((release,))
+    saved = {dep: sys.modules.get(dep) for dep in ("crypto", "model")}
+    try:
+        for dep in saved:
+            sys.modules[dep] = _load_file(f"{name}_{dep}", sdk_dir(release) / f"{dep}.py")
+        return _load_file(name, sdk_dir(release) / "pycolonies.py")
+    finally:
+        for dep, module in saved.items():
+            if module is None:
+                sys.modules.pop(dep, None)
+            else:
+                sys.modules[dep] = module
+
+
+def _load_file(name: str, path: Path) -> types.ModuleType:
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module

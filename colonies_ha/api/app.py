@@ -12,8 +12,11 @@ from aiohttp import web
 
 # Handler modules register their routes on import.
 from colonies_ha.api import (  # noqa: F401
+    handlers_blueprints,
+    handlers_channels,
     handlers_cluster,
     handlers_colonies,
+    handlers_files,
     handlers_processes,
     handlers_schedules,
     handlers_workflows,

@@ -19,11 +19,17 @@ from typing import Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
+from colonies_ha.api.handlers_channels import SUBSCRIBE_CHANNEL, follow_channel
 from colonies_ha.cluster.events import RESYNC_SINCE, SAFETY_RECHECK_SECONDS
 from colonies_ha.domain.errors import BadRequest, ColoniesError
 from colonies_ha.domain.states import ProcessState
 from colonies_ha.domain.validation import get_int, get_state, get_str, optional_id, require_id
-from colonies_ha.protocol.envelope import decode_request, encode_error, encode_reply
+from colonies_ha.protocol.envelope import (
+    SignedRequest,
+    decode_request,
+    encode_error,
+    encode_reply,
+)
 from colonies_ha.protocol.objects import process_json
 from colonies_ha.services import auth
 from colonies_ha.services.context import Context
@@ -87,7 +93,11 @@ def add_pubsub(app: web.Application, ctx: Context) -> None:
 
 async def _serve(ctx: Context, ws: web.WebSocketResponse) -> None:
     try:
-        sub = parse_subscription(await _first_frame(ws))
+        req = decode_request(await _first_frame(ws))
+        if req.msgtype == SUBSCRIBE_CHANNEL:
+            await _until_done(ws, MAX_TIMEOUT_SECONDS, follow_channel(ctx, ws, req))
+            return
+        sub = parse_subscription(req)
         # Subscribe before the first read, so no change can slip in between.
         with ctx.events.subscribe() as events:
             if sub.msgtype == SUBSCRIBE_PROCESS:
@@ -116,13 +126,12 @@ async def _first_frame(ws: web.WebSocketResponse) -> bytes:
     raise BadRequest("the WebSocket closed before a subscription message arrived")
 
 
-def parse_subscription(body: bytes) -> Subscription:
-    """Verify the envelope and read the fields; any fault is a ColoniesError for the client."""
-    req = decode_request(body)
+def parse_subscription(req: SignedRequest) -> Subscription:
+    """Read the fields of a verified envelope; any fault is a ColoniesError for the client."""
     if req.msgtype not in (SUBSCRIBE_PROCESS, SUBSCRIBE_PROCESSES):
         raise BadRequest(
-            f"/pubsub accepts only {SUBSCRIBE_PROCESS} or {SUBSCRIBE_PROCESSES}, "
-            f"not '{req.msgtype}'"
+            f"/pubsub accepts only {SUBSCRIBE_PROCESS}, {SUBSCRIBE_PROCESSES} or "
+            f"{SUBSCRIBE_CHANNEL}, not '{req.msgtype}'"
         )
     msg = req.msg
     timeout = get_int(msg, "timeout")

@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import weakref
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
@@ -27,6 +28,9 @@ from colonies_ha.store.queries import Q
 log = logging.getLogger(__name__)
 
 CHANNEL = "colonies_ha"
+# Wake-ups by name (a process channel's "<processid>/<name>"): the payload is the topic.
+# Waiters re-read the database on waking, so a lost one only delays them to the re-check.
+TOPICS = "colonies_ha_topics"
 SAFETY_RECHECK_SECONDS = 1.0
 LISTENER_NAME = "colonies-ha-listener"  # application_name: easy to find in pg_stat_activity
 HEARTBEAT_SECONDS = 5.0  # an idle listener runs a query this often to prove it is alive
@@ -53,12 +57,21 @@ async def notify_processes(conn: Conn, rows: Iterable[dict[str, Any]]) -> None:
         await conn.execute(Q["notify"], {"payload": json.dumps(event_of(row))})
 
 
+async def notify_topic(conn: Conn, topic: str) -> None:
+    """Wake the topic's waiters on every replica when the transaction commits."""
+    await conn.execute(Q["notify_topic"], {"topic": topic})
+
+
 class EventHub:
     """One LISTEN connection per replica, and the waiters it wakes."""
 
     def __init__(self, url: str) -> None:
         self._url = url
         self._colony_signals: dict[str, asyncio.Event] = {}
+        # Weak: a topic nobody waits for any more (its stream ended) leaves no entry behind.
+        self._topic_signals: weakref.WeakValueDictionary[str, asyncio.Event] = (
+            weakref.WeakValueDictionary()
+        )
         self._subscribers: set[asyncio.Queue[dict[str, Any]]] = set()
         self._task: asyncio.Task[None] | None = None
         self._listening = asyncio.Event()
@@ -82,6 +95,7 @@ class EventHub:
                     self._url, autocommit=True, application_name=LISTENER_NAME
                 ) as conn:
                     await conn.execute(f"LISTEN {CHANNEL}")
+                    await conn.execute(f"LISTEN {TOPICS}")
                     listening_since = await _db_now(conn)
                     self._listening.set()
                     backoff = 0.1
@@ -91,7 +105,10 @@ class EventHub:
                     alive_at = listening_since
                     while True:
                         async for note in conn.notifies(timeout=HEARTBEAT_SECONDS):
-                            self._dispatch(json.loads(note.payload))
+                            if note.channel == TOPICS:
+                                self._wake_topic(note.payload)
+                            else:
+                                self._dispatch(json.loads(note.payload))
                         # NOTIFYs arriving meanwhile wait in psycopg's backlog for the
                         # next notifies(); the query's time bounds what was received.
                         alive_at = await asyncio.wait_for(_db_now(conn), HEARTBEAT_TIMEOUT_SECONDS)
@@ -116,8 +133,22 @@ class EventHub:
 
     def _wake_everyone(self) -> None:
         signals, self._colony_signals = self._colony_signals, {}
-        for signal in signals.values():
+        topics = list(self._topic_signals.values())
+        self._topic_signals.clear()
+        for signal in [*signals.values(), *topics]:
             signal.set()
+
+    def _wake_topic(self, topic: str) -> None:
+        signal = self._topic_signals.pop(topic, None)
+        if signal is not None:
+            signal.set()
+
+    def topic_signal(self, topic: str) -> asyncio.Event:
+        """An event set by the next notify_topic(topic); take it *before* reading."""
+        signal = self._topic_signals.get(topic)
+        if signal is None:
+            signal = self._topic_signals[topic] = asyncio.Event()
+        return signal
 
     def colony_signal(self, colonyid: str) -> asyncio.Event:
         """An event set by the next change in the colony; take it *before* looking for work."""

@@ -33,3 +33,13 @@ class NotLeader(ColoniesError):
     """Raised inside a leader-only transaction when the fencing epoch is no longer ours."""
 
     status = 503
+
+
+class Conflict(ColoniesError):
+    """The request clashes with what is stored (a name taken, an object still in use)."""
+
+    status = 409
+
+
+class TooManyRequests(ColoniesError):
+    status = 429

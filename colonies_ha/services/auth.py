@@ -231,3 +231,43 @@ async def require_users_reader(conn: Conn, caller_id: str, colonyname: str) -> s
     if caller_id == colony["colonyid"]:
         return caller_id
     return (await require_membership(conn, caller_id, colonyname, approved=False)).colonyid
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who acts in a colony: its id, its name there ('' for the colony's owner key), and
+    the colony (id and name)."""
+
+    id: str
+    name: str
+    colonyid: str
+    colonyname: str
+
+
+async def require_membership_or_colony_owner(conn: Conn, caller_id: str, colonyname: str) -> Caller:
+    """Blueprints: a member of the colony (approved executor or user), or its owner."""
+    colony = await colony_by_name(conn, colonyname)
+    if caller_id == colony["colonyid"]:
+        return Caller(caller_id, "", colony["colonyid"], colony["name"])
+    return await require_member_caller(conn, caller_id, colonyname)
+
+
+async def require_member_caller(conn: Conn, caller_id: str, colonyname: str) -> Caller:
+    """require_membership, answered as a Caller (the name becomes a process's initiator)."""
+    member = await require_membership(conn, caller_id, colonyname)
+    return Caller(caller_id, member.executorname, member.colonyid, member.colonyname)
+
+
+async def require_channel_party(conn: Conn, caller_id: str, process: dict[str, Any]) -> None:
+    """Channels: a member of the process's colony who is also its submitter or its current
+    assignee; nobody else may read or write the conversation."""
+    colony = await repo.get_colony(conn, process["colonyid"])
+    if colony is None:
+        raise NotFound(f"colony {process['colonyid']} does not exist")
+    await require_membership(conn, caller_id, colony["name"])
+    parties = {process.get("initiatorid", ""), process["assignedexecutorid"]} - {""}
+    if caller_id not in parties:
+        raise Forbidden(
+            f"not authorized: only the submitter or the assigned executor of process "
+            f"{process['processid']} may use its channels"
+        )

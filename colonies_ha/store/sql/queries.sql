@@ -609,3 +609,208 @@ ORDER BY l.ts, l.seq LIMIT %(count)s;
 SELECT l.*, c.name AS colonyname FROM logs l JOIN colonies c USING (colonyid)
 WHERE l.colonyid = %(colonyid)s AND l.executorname = %(executorname)s AND l.ts > %(since)s
 ORDER BY l.ts, l.seq LIMIT %(count)s;
+
+-- == Current-generation extras: blueprints, files, snapshots, channels (migration 0007) ==
+
+-- name: insert_blueprint_definition
+-- The (colonyid, name) key decides a race between two adds: the loser gets no row.
+INSERT INTO blueprint_definitions (definitionid, colonyid, name, kind, data)
+VALUES (%(definitionid)s, %(colonyid)s, %(name)s, %(kind)s, %(data)s)
+ON CONFLICT (colonyid, name) DO NOTHING
+RETURNING data;
+
+-- name: get_blueprint_definition
+SELECT data FROM blueprint_definitions WHERE colonyid = %(colonyid)s AND name = %(name)s;
+
+-- name: blueprint_definition_of_kind
+-- The definition that governs a kind in the colony (names are unique, kinds need not be:
+-- the first by name wins, as upstream's first match in name order).
+SELECT data FROM blueprint_definitions WHERE colonyid = %(colonyid)s AND kind = %(kind)s
+ORDER BY name LIMIT 1;
+
+-- name: list_blueprint_definitions
+SELECT data FROM blueprint_definitions WHERE colonyid = %(colonyid)s ORDER BY name;
+
+-- name: delete_blueprint_definition
+-- Refuses (no row) while blueprints of its kind exist; one statement, so a blueprint added
+-- concurrently either is seen here or finds the definition gone.
+DELETE FROM blueprint_definitions d
+WHERE d.colonyid = %(colonyid)s AND d.name = %(name)s
+  AND NOT EXISTS (SELECT 1 FROM blueprints b WHERE b.colonyid = d.colonyid AND b.kind = d.kind)
+RETURNING d.kind;
+
+-- name: count_blueprints_of_kind
+SELECT count(*) AS count FROM blueprints WHERE colonyid = %(colonyid)s AND kind = %(kind)s;
+
+-- name: insert_blueprint
+INSERT INTO blueprints (blueprintid, colonyid, name, kind, locationname, data)
+VALUES (%(blueprintid)s, %(colonyid)s, %(name)s, %(kind)s, %(locationname)s, %(data)s)
+ON CONFLICT (colonyid, name) DO NOTHING
+RETURNING data;
+
+-- name: get_blueprint
+SELECT blueprintid, colonyid, data FROM blueprints
+WHERE colonyid = %(colonyid)s AND name = %(name)s;
+
+-- name: lock_blueprint
+-- Updates read-modify-write the document: the row lock orders concurrent ones.
+SELECT blueprintid, colonyid, data FROM blueprints
+WHERE colonyid = %(colonyid)s AND name = %(name)s FOR UPDATE;
+
+-- name: get_blueprint_by_id
+SELECT blueprintid, colonyid, data FROM blueprints WHERE blueprintid = %(blueprintid)s;
+
+-- name: list_blueprints
+-- Optional filters: '' means any kind; location only applies with a kind (as upstream),
+-- compared without case.
+SELECT data FROM blueprints
+WHERE colonyid = %(colonyid)s
+  AND (%(kind)s = '' OR kind = %(kind)s)
+  AND (%(kind)s = '' OR %(locationname)s = '' OR lower(locationname) = lower(%(locationname)s))
+ORDER BY name;
+
+-- name: update_blueprint
+UPDATE blueprints SET kind = %(kind)s, locationname = %(locationname)s, data = %(data)s
+WHERE blueprintid = %(blueprintid)s
+RETURNING data;
+
+-- name: set_blueprint_status
+-- Status only, in one statement: a reconciler's report never overwrites a concurrent spec
+-- change.
+UPDATE blueprints
+SET data = jsonb_set(data, '{status}', %(status)s)
+WHERE colonyid = %(colonyid)s AND name = %(name)s;
+
+-- name: delete_blueprint
+DELETE FROM blueprints WHERE colonyid = %(colonyid)s AND name = %(name)s
+RETURNING blueprintid, kind, locationname;
+
+-- name: count_blueprints_at_location
+SELECT count(*) AS count FROM blueprints
+WHERE colonyid = %(colonyid)s AND kind = %(kind)s AND locationname = %(locationname)s;
+
+-- name: insert_blueprint_history
+INSERT INTO blueprint_history (historyid, blueprintid, colonyid, kind, namespace, name,
+                               generation, spec, status, changedby, changetype)
+VALUES (%(historyid)s, %(blueprintid)s, %(colonyid)s, %(kind)s, %(namespace)s, %(name)s,
+        %(generation)s, %(spec)s, %(status)s, %(changedby)s, %(changetype)s);
+
+-- name: blueprint_history
+-- Newest first; a limit of 0 means all (NULL: no LIMIT).
+SELECT historyid, blueprintid, kind, namespace, name, generation, spec, status,
+       "timestamp", changedby, changetype
+FROM blueprint_history WHERE blueprintid = %(blueprintid)s
+ORDER BY "timestamp" DESC
+LIMIT %(limit)s;
+
+-- name: delete_cron_by_name
+DELETE FROM crons WHERE colonyid = %(colonyid)s AND name = %(name)s;
+
+-- name: insert_file
+INSERT INTO files (fileid, colonyid, label, name, size, checksum, checksumalg, ref)
+VALUES (%(fileid)s, %(colonyid)s, %(label)s, %(name)s, %(size)s, %(checksum)s,
+        %(checksumalg)s, %(ref)s)
+RETURNING *;
+
+-- name: get_file
+SELECT * FROM files WHERE colonyid = %(colonyid)s AND fileid = %(fileid)s;
+
+-- name: get_file_versions
+-- Every version of a (label, name), newest first.
+SELECT * FROM files
+WHERE colonyid = %(colonyid)s AND label = %(label)s AND name = %(name)s
+ORDER BY sequencenr DESC;
+
+-- name: latest_files_in_label
+-- The newest version of every file name under one label.
+SELECT DISTINCT ON (name) * FROM files
+WHERE colonyid = %(colonyid)s AND label = %(label)s
+ORDER BY name, sequencenr DESC;
+
+-- name: file_labels
+-- Labels with their number of file versions; `prefix` '' lists all, else labels that start
+-- with it; `exact` lists the label itself and those below it (label/...), and, as
+-- upstream, nothing when the label itself holds no file.  LIKE wildcards in the prefix are
+-- escaped by the caller.
+SELECT label AS name, count(*) AS files FROM files
+WHERE colonyid = %(colonyid)s
+  AND (%(prefix)s = ''
+       OR (NOT %(exact)s AND label LIKE %(prefix)s || '%%')
+       OR (%(exact)s AND (label = %(label)s OR label LIKE %(prefix)s || '/%%')
+           AND EXISTS (SELECT 1 FROM files f WHERE f.colonyid = %(colonyid)s
+                                               AND f.label = %(label)s)))
+GROUP BY label
+ORDER BY label;
+
+-- name: delete_file
+DELETE FROM files WHERE colonyid = %(colonyid)s AND fileid = %(fileid)s;
+
+-- name: delete_file_versions
+DELETE FROM files WHERE colonyid = %(colonyid)s AND label = %(label)s AND name = %(name)s;
+
+-- name: insert_snapshot
+-- The newest version of every file under the label and its sub-labels, captured in the
+-- same statement that stores the snapshot; a taken name leaves no row.  As upstream, the
+-- sub-labels count only when the label itself holds a file.
+INSERT INTO snapshots (snapshotid, colonyid, label, name, fileids)
+SELECT %(snapshotid)s, %(colonyid)s, %(label)s, %(name)s,
+       coalesce(array_agg(latest.fileid ORDER BY latest.label, latest.name), '{}')
+FROM (
+    SELECT DISTINCT ON (label, name) fileid, label, name FROM files
+    WHERE colonyid = %(colonyid)s AND (label = %(label)s OR label LIKE %(sublabels)s)
+      AND EXISTS (SELECT 1 FROM files f WHERE f.colonyid = %(colonyid)s
+                                          AND f.label = %(label)s)
+    ORDER BY label, name, sequencenr DESC
+) AS latest
+ON CONFLICT (colonyid, name) DO NOTHING
+RETURNING *;
+
+-- name: get_snapshot_by_id
+SELECT * FROM snapshots WHERE colonyid = %(colonyid)s AND snapshotid = %(snapshotid)s;
+
+-- name: get_snapshot_by_name
+SELECT * FROM snapshots WHERE colonyid = %(colonyid)s AND name = %(name)s;
+
+-- name: list_snapshots
+SELECT * FROM snapshots WHERE colonyid = %(colonyid)s ORDER BY added DESC;
+
+-- name: delete_snapshot
+DELETE FROM snapshots
+WHERE colonyid = %(colonyid)s AND (snapshotid = %(snapshotid)s OR name = %(name)s);
+
+-- name: delete_all_snapshots
+DELETE FROM snapshots WHERE colonyid = %(colonyid)s;
+
+-- name: open_channel
+-- Channels come into being on first use (the process declares them in spec.channels).
+INSERT INTO channels (processid, name) VALUES (%(processid)s, %(name)s)
+ON CONFLICT DO NOTHING;
+
+-- name: lock_process_for_channel
+-- FOR SHARE: a close (which updates the row) waits for this append to commit, or this
+-- append sees the process finished; no entry can follow the close.
+SELECT processid, colonyid, state, assignedexecutorid, initiatorid, spec FROM processes
+WHERE processid = %(processid)s FOR SHARE;
+
+-- name: channel_next_position
+-- The row lock serialises appends to one channel, so positions stay dense and ordered.
+UPDATE channels SET length = length + 1
+WHERE processid = %(processid)s AND name = %(name)s AND length < %(max_entries)s
+RETURNING length AS position;
+
+-- name: insert_channel_entry
+INSERT INTO channel_entries (processid, name, position, sequence, inreplyto, senderid,
+                             payload, type)
+VALUES (%(processid)s, %(name)s, %(position)s, %(sequence)s, %(inreplyto)s, %(senderid)s,
+        %(payload)s, %(type)s);
+
+-- name: read_channel
+-- Entries after the first `afterseq` ones, in append order; a limit of NULL means all.
+SELECT sequence, inreplyto, senderid, payload, type, added FROM channel_entries
+WHERE processid = %(processid)s AND name = %(name)s AND position > %(afterseq)s
+ORDER BY position
+LIMIT %(limit)s;
+
+-- name: notify_topic
+-- Wakes waiters of one topic (a channel) on every replica, at commit.
+SELECT pg_notify('colonies_ha_topics', %(topic)s);
