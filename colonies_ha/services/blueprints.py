@@ -18,11 +18,11 @@ from psycopg.types.json import Jsonb
 
 from colonies_ha.domain import blueprints as bp
 from colonies_ha.domain.errors import BadRequest, Conflict, NotFound
+from colonies_ha.domain.ids import new_object_id
 from colonies_ha.domain.processes import new_process
 from colonies_ha.domain.specs import parse_function_spec, with_colony
 from colonies_ha.domain.timeutil import rfc3339, utcnow
 from colonies_ha.domain.validation import ColonyRef
-from colonies_ha.protocol.crypto import new_object_id
 from colonies_ha.services import schedules
 from colonies_ha.services.auth import Caller
 from colonies_ha.services.submission import insert_new_processes

@@ -12,6 +12,7 @@ from typing import Any
 from psycopg.types.json import Jsonb
 
 from colonies_ha.domain.errors import BadRequest, Conflict, NotFound
+from colonies_ha.domain.ids import new_object_id
 from colonies_ha.domain.timeutil import rfc3339
 from colonies_ha.domain.validation import (
     get_bool,
@@ -21,7 +22,6 @@ from colonies_ha.domain.validation import (
     require_object,
     require_str,
 )
-from colonies_ha.protocol.crypto import new_object_id
 from colonies_ha.store import repo
 from colonies_ha.store.db import Conn
 

@@ -3,10 +3,14 @@ refuse an import that goes up a layer (`make lint` runs the same check)."""
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 import subprocess
 import sys
 import tomllib
 from pathlib import Path
+
+import colonies_ha
 
 REPO = Path(__file__).resolve().parents[2]
 LINT_IMPORTS = str(Path(sys.executable).parent / "lint-imports")
@@ -54,3 +58,17 @@ def test_an_upward_import_is_reported(tmp_path: Path) -> None:
     result = lint_imports(config)
     assert result.returncode != 0
     assert "colonies_ha.protocol" in result.stdout and "BROKEN" in result.stdout, result.stdout
+
+
+def test_every_module_imports() -> None:
+    """A merge can leave an import of a name that moved (lint-imports only reads the import
+    lines): import every module of the package (`__main__` runs the CLI, so not that one)."""
+    failures = []
+    for module in pkgutil.walk_packages(colonies_ha.__path__, "colonies_ha."):
+        if module.name.endswith("__main__"):
+            continue
+        try:
+            importlib.import_module(module.name)
+        except Exception as error:
+            failures.append(f"{module.name}: {error!r}")
+    assert failures == []
