@@ -11,7 +11,7 @@ from typing import Any
 
 from colonies_ha import __version__
 from colonies_ha.api.dispatch import rpc
-from colonies_ha.domain.errors import BadRequest, Forbidden
+from colonies_ha.domain.errors import BadRequest
 from colonies_ha.domain.states import ExecutorState
 from colonies_ha.domain.validation import (
     colony_ref,
@@ -189,6 +189,7 @@ async def add_function(ctx: Context, req: Req) -> Any:
             fun["executorid"] = executor["executorid"]
         else:
             fun["executorid"] = require_id(raw, "executorid")
+        auth.require_own_function(req.caller_id, fun["executorid"], "register")
         fun["colonyid"] = member.colonyid
         return await colonies.add_function(conn, req.caller_id, fun)
 
@@ -219,8 +220,7 @@ async def delete_function(ctx: Context, req: Req) -> Any:
     async with ctx.db.connection() as conn:
         function = await colonies.get_function(conn, functionid)
         await auth.require_member_by_id(conn, req.caller_id, function["colonyid"])
-        if function["executorid"] != req.caller_id:
-            raise Forbidden("an executor may only delete its own functions")
+        auth.require_own_function(req.caller_id, function["executorid"], "delete")
         await colonies.delete_function(conn, functionid)
     return {}
 

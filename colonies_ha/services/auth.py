@@ -66,6 +66,14 @@ def _check_membership(executor: dict[str, Any] | None, caller_id: str, colonyid:
         raise Forbidden(f"executor {caller_id} was rejected by the colony owner")
 
 
+def require_own_function(caller_id: str, executorid: str, action: str) -> None:
+    """Functions belong to the executor that registered them: only it may add or remove
+    them (`action` is "register" or "delete"), in both generations."""
+    if executorid != caller_id:
+        whose = "functions for itself" if action == "register" else "its own functions"
+        raise Forbidden(f"an executor may only {action} {whose}")
+
+
 async def require_member_or_owner(conn: Conn, caller_id: str, colonyid: str) -> None:
     if caller_id == colonyid:
         await require_colony_owner(conn, caller_id, colonyid)

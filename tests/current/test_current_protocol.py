@@ -129,3 +129,31 @@ async def test_migration_names_the_colony_of_stored_specs(database_url: str) -> 
         cur = await conn.execute("SELECT spec FROM processes")
         row = await cur.fetchone()
         assert row is not None and row["spec"]["conditions"]["colonyname"] == "old"
+
+
+async def test_an_executor_registers_and_removes_only_its_own_functions(colony: ColonyEnv) -> None:
+    """Upstream: another executor's function may be neither added nor removed (403), by the
+    newest generation's executor name or the 2023 executor id alike."""
+    name = colony_name(colony)
+    owner_of_fun = await colony.new_executor(name="second")
+    fun = {"colonyname": name, "funcname": "echo", "args": []}
+    added = await owner_of_fun.rpc("addfunctionmsg", fun={**fun, "executorname": "second"})
+    other = colony.executor
+    await refused(
+        other.rpc("addfunctionmsg", fun={**fun, "executorname": "second", "funcname": "x"}),
+        403,
+        "only register functions for itself",
+    )
+    await refused(
+        other.rpc(
+            "addfunctionmsg",
+            fun={**fun, "colonyid": colony.colonyid, "executorid": owner_of_fun.id},
+        ),
+        403,
+        "only register functions for itself",
+    )
+    await refused(
+        other.rpc("removefunctionmsg", functionid=added["functionid"]), 403, "its own functions"
+    )
+    await owner_of_fun.rpc("removefunctionmsg", functionid=added["functionid"])
+    assert await other.rpc("getfunctionsmsg", colonyname=name) == []
