@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from typing import Any
 
 import psycopg
 import pytest
@@ -14,6 +15,8 @@ from colonies_ha.protocol.crypto import generate_private_key, id_of_private_key
 from colonies_ha.store.db import migrate
 from tests.helpers import ColonyEnv
 from tests.integration.test_pubsub import first, subscribers, until
+from tests.integration.test_schedules import one_node_workflow
+from tests.pycolonies_sdk import load_current_sdk
 
 
 async def refused(call, status: int, match: str) -> None:  # type: ignore[no-untyped-def]
@@ -157,3 +160,55 @@ async def test_an_executor_registers_and_removes_only_its_own_functions(colony: 
     )
     await owner_of_fun.rpc("removefunctionmsg", functionid=added["functionid"])
     assert await other.rpc("getfunctionsmsg", colonyname=name) == []
+
+
+def newest_sdk_side(port: int, name: str, key: str, graphid: str) -> dict[str, Any]:
+    """pycolonies 1.0.25 reads what the 2023 generation made, then makes its own."""
+    sdk = load_current_sdk()
+    client = sdk.Colonies("127.0.0.1", port)
+    out: dict[str, Any] = {
+        "crons": [c["name"] for c in client.get_crons(name, 10, key)],
+        "generators": [g["name"] for g in client.get_generators(name, key)],
+        "graphs": [g["processgraphid"] for g in client.get_processgraphs(name, 10, key)],
+        "graph": client.get_processgraph(graphid, key),  # pydantic ProcessGraph
+    }
+    spec = sdk.FuncSpec(
+        funcname="new", conditions=sdk.Conditions(colonyname=name, executortype="w")
+    )
+    workflow = sdk.Workflow(colonyname=name, functionspecs=[spec])
+    out["new_graph"] = client.submit_workflow(workflow, key).processgraphid
+    client.add_cron("new-cron", "0 0 3 * * *", False, workflow, name, key)
+    wf = json.dumps(workflow.model_dump(by_alias=True))
+    client.add_generator(
+        {"colonyname": name, "name": "new-gen", "trigger": 3, "workflowspec": wf}, key
+    )
+    return out
+
+
+async def test_workflows_crons_and_generators_cross_generations(colony: ColonyEnv) -> None:
+    """Made by colony id (2023) and listed by colony name (1.0.25, replies parsed by its
+    pydantic models), and the reverse, on one store."""
+    name = colony_name(colony)
+    old = colony.executor
+    graph = await old.submit_workflow(colony.colonyid, [colony.spec("old", nodename="old")])
+    await old.add_cron(colony.colonyid, "old-cron", one_node_workflow(colony), interval=3600)
+    await old.add_generator(colony.colonyid, "old-gen", one_node_workflow(colony), 5)
+    port, key = colony.server.replica.port, old.prvkey
+    assert key is not None
+    out = await asyncio.to_thread(newest_sdk_side, port, name, key, graph["processgraphid"])
+    assert out["crons"] == ["old-cron"] and out["generators"] == ["old-gen"]
+    assert out["graphs"] == [graph["processgraphid"]]
+    assert out["graph"].processgraphid == graph["processgraphid"]
+    assert out["graph"].colonyname == name
+
+    assert sorted(c["name"] for c in await old.get_crons(colony.colonyid)) == [
+        "new-cron",
+        "old-cron",
+    ]
+    assert sorted(g["name"] for g in await old.get_generators(colony.colonyid)) == [
+        "new-gen",
+        "old-gen",
+    ]
+    graphs = await old.get_processgraphs(colony.colonyid, 0)
+    assert {g["processgraphid"] for g in graphs} == {graph["processgraphid"], out["new_graph"]}
+    assert all(g["colonyid"] == colony.colonyid for g in graphs)
