@@ -26,7 +26,7 @@ from colonies_ha.domain.validation import (
     require_str,
 )
 from colonies_ha.protocol.envelope import SignedRequest as Req
-from colonies_ha.services import auth, colonies, processes
+from colonies_ha.services import auth, colonies, processes, workflows
 from colonies_ha.services.context import Context
 
 BUILD_TIME = "2026-11-22T00:00:00Z"
@@ -150,10 +150,16 @@ async def _change_executor(ctx: Context, req: Req, state: ExecutorState | None) 
             executorid = require_id(req.msg, "executorid")
             executor = await colonies.executor_in_colony(conn, executorid)
             await auth.require_colony_owner(conn, req.caller_id, executor["colonyid"])
-        if state is None:
-            await colonies.delete_executor(conn, executorid)
-        else:
-            await colonies.set_executor_state(conn, executorid, state)
+        graphids: list[str] = []
+        async with conn.transaction():
+            if state != ExecutorState.APPROVED:
+                graphids = await processes.release_runs_of(conn, executorid)
+            if state is None:
+                await colonies.delete_executor(conn, executorid)
+            else:
+                await colonies.set_executor_state(conn, executorid, state)
+        for graphid in graphids:
+            await workflows.refresh_state_after(conn, graphid)
     return {}
 
 

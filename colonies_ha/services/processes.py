@@ -183,6 +183,15 @@ async def close(
             await notify_processes(conn, changed)
 
 
+async def release_runs_of(conn: Conn, executorid: str) -> list[str]:
+    """Inside the transaction that rejects or removes an executor: its running processes go
+    back to the queue for the colony's other executors.  Returns their graphs, whose state
+    the caller refreshes after the commit (graph lock first, as the deadline scan does)."""
+    released = await repo.all_rows(conn, "requeue_runs_of_executor", {"executorid": executorid})
+    await notify_processes(conn, released)
+    return sorted({row["processgraphid"] for row in released} - {""})
+
+
 async def add_attribute(conn: Conn, caller_id: str, attribute: Json) -> Json:
     row = await repo.one(
         conn,

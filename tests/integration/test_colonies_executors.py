@@ -151,3 +151,34 @@ async def test_deleting_a_colony_removes_its_executors_and_processes(colony: Col
     await colony.server.owner.delete_colony(colony.colonyid)
     stats = await colony.server.owner.server_stats()
     assert stats["executors"] == 0 and stats["waitingprocesses"] == 0
+
+
+async def test_a_rejected_executor_gives_back_what_it_runs(colony: ColonyEnv) -> None:
+    """Upstream refuses a close, log or output from an executor that is no longer an
+    approved member; here its running process goes back to the queue when it is rejected."""
+    kept = await colony.new_executor()
+    submitted = await colony.executor.submit(colony.spec())
+    assert (await colony.executor.assign(colony.colonyid, 5))["processid"] == submitted["processid"]
+    await colony.owner.reject_executor(colony.executor.id)
+    await refused(colony.executor.close(submitted["processid"], ["late"]), 400, "not running")
+    await refused(
+        colony.executor.rpc("addlogmsg", processid=submitted["processid"], message="late"),
+        400,
+        "not running",
+    )
+    again = await kept.assign(colony.colonyid, 5)
+    assert again["processid"] == submitted["processid"]
+    await kept.close(again["processid"], ["done"])
+
+
+async def test_a_removed_executor_does_not_strand_its_workflow(colony: ColonyEnv) -> None:
+    """Removal (by name, the newest generation) requeues the run and the graph follows."""
+    gone = await colony.new_executor(name="gone")
+    kept = await colony.new_executor()
+    graph = await colony.executor.submit_workflow(colony.colonyid, [colony.spec(nodename="a")])
+    running = await gone.assign(colony.colonyid, 5)
+    assert (await kept.get_processgraph(graph["processgraphid"]))["state"] == 1
+    await colony.owner.delete_executor("gone", f"colony-{colony.colonyid[:8]}")
+    assert (await kept.get_processgraph(graph["processgraphid"]))["state"] == 0
+    again = await kept.assign(colony.colonyid, 5)
+    assert again["processid"] == running["processid"]

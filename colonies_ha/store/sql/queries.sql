@@ -294,6 +294,15 @@ WHERE state = 1 AND execdeadline < now()
   AND NOT (maxretries > -1 AND retries >= maxretries)
 RETURNING *;
 
+-- name: requeue_runs_of_executor
+-- An executor that is rejected or removed gives back what it is running: upstream refuses
+-- its later close, log or output, and a removed one would hold the process forever.  The
+-- state/assignee predicate is the compare-and-set (a close that won the race is kept).
+UPDATE processes SET state = 0, isassigned = false, assignedexecutorid = '',
+                     starttime = NULL, execdeadline = NULL
+WHERE state = 1 AND assignedexecutorid = %(executorid)s
+RETURNING *;
+
 -- name: fail_expired_runs
 UPDATE processes SET state = 3, endtime = now(), execdeadline = NULL,
                      errors = errors || to_jsonb(%(message)s::text)
