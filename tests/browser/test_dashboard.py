@@ -158,7 +158,7 @@ async def test_keys_decide_what_the_dashboard_shows(page: Page, colony: ColonyEn
     await expect(page.locator("#executors tbody tr")).to_have_count(1)
     await page.click("nav >> text=Cluster")
     await expect(page.locator("#cluster-needs-server-key")).to_be_visible()
-    # Only executors may read a single process: the server's refusal is shown as it is.
+    # Only members (executors, users) may read a single process: the refusal is shown as it is.
     process = await colony.executor.submit(colony.spec())
     await page.goto(f"{server.url}/dashboard/#/process/{process['processid']}")
-    await expect(page.locator(".error-box")).to_contain_text("is not an executor of colony")
+    await expect(page.locator(".error-box")).to_contain_text("is not an executor or user of colony")
