@@ -296,6 +296,21 @@ def _pid_alive(pid: int) -> bool:
     return state != "Z"
 
 
+def _children_of(pid: int) -> list[int]:
+    """The live child processes of `pid`, from /proc."""
+    children = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[1]) == pid:
+            children.append(int(entry.name))
+    return children
+
+
 def _cmdline(pid: int) -> str:
     try:
         return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
@@ -364,9 +379,11 @@ class EmbeddedPostgres:
                 self._initdb(bindir, who, output)
             self._clear_stale_pidfile()
             sockdir = self._socket_dir(who)
-            attempts = 3 if self._requested_port is None else 1
+            # Started before: the same port again, so URLs naming it stay valid.
+            requested = self._requested_port or self._port
+            attempts = 3 if requested is None else 1
             for attempt in range(1, attempts + 1):
-                self._port = self._requested_port or _free_port()
+                self._port = requested or _free_port()
                 offset = output.seek(0, os.SEEK_END)
                 self._proc = _popen(self._server_argv(bindir, sockdir), who, output)
                 try:
@@ -414,14 +431,13 @@ class EmbeddedPostgres:
 
     def restart(self, down_for: float = 0.0) -> None:
         """Fast shutdown, `down_for` seconds down, then start again on the same port."""
-        self._requested_port = self._port
         self.stop()
         time.sleep(down_for)
         self.start()
 
     def kill(self) -> None:
         """SIGKILL the postmaster and every backend at once, as a crashed host would lose them."""
-        self._signal_group(signal.SIGKILL)
+        self._signal_all(signal.SIGKILL)
         proc, self._proc = self._proc, None
         if proc is not None:
             proc.wait()
@@ -431,10 +447,10 @@ class EmbeddedPostgres:
     def pause(self) -> None:
         """SIGSTOP the server and its backends: connections stay open but nothing answers,
         which is what a replica sees when the network to its database is lost."""
-        self._signal_group(signal.SIGSTOP)
+        self._signal_all(signal.SIGSTOP)
 
     def resume(self) -> None:
-        self._signal_group(signal.SIGCONT)
+        self._signal_all(signal.SIGCONT)
 
     def require_synchronous_standby(self, names: str = "*") -> None:
         """Make commits wait for a standby (ALTER SYSTEM: a base backup copies it along)."""
@@ -502,11 +518,17 @@ class EmbeddedPostgres:
                     )
                 time.sleep(POLL_INTERVAL)
 
-    def _signal_group(self, sig: signal.Signals) -> None:
+    def _signal_all(self, sig: signal.Signals) -> None:
+        """Signal the postmaster, then its children (each backend is its own process group
+        leader, so a group signal would miss them); SIGCONT goes the other way round."""
         pid = self.pid
         if pid is None:
             raise EmbeddedPostgresError(f"postgres on {self.datadir} is not running")
-        os.killpg(pid, sig)  # its own process group: the postmaster and all its backends
+        children = _children_of(pid)
+        order = [*children, pid] if sig == signal.SIGCONT else [pid, *children]
+        for target in order:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(target, sig)
 
     # -- internals
 
@@ -674,7 +696,9 @@ class StreamingPair:
         self.root = Path(root)
         # fsync may be off (a killed process leaves its writes in the page cache), but a
         # commit must wait for the standby: without fsync, synchronous_commit defaults off.
-        settings = {"synchronous_commit": "on"}
+        # A standby whose primary died retries its WAL source every wal_retrieve_retry_interval
+        # (5 s by default), and a promotion that arrives meanwhile waited for it (measured).
+        settings = {"synchronous_commit": "on", "wal_retrieve_retry_interval": "500ms"}
         self.primary = EmbeddedPostgres(self.root / "pg-a", fsync=fsync, extra_settings=settings)
         self.standby: EmbeddedPostgres | None = None
         self._lost: EmbeddedPostgres | None = None  # a killed primary, until rebuilt

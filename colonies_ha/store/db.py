@@ -119,6 +119,7 @@ UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (
     psycopg.errors.AdminShutdown,
 )
 SYNC_WAIT_CANCELLED = "canceling wait for synchronous replication"
+DRAIN_PERIOD = 1.0  # seconds: one failover empties the pool once, not once per request
 
 
 def connection_kwargs() -> dict[str, Any]:
@@ -229,6 +230,7 @@ class Database:
 
     def __init__(self, url: str, *, min_size: int = 2, max_size: int = 20) -> None:
         self.url = url
+        self._drained_at = float("-inf")
         self.pool = AsyncConnectionPool(
             url,
             min_size=min_size,
@@ -237,17 +239,19 @@ class Database:
             open=False,
             name="colonies-ha",
             configure=_configure_session,
-            # A connection checked out after a failover or restart may be dead: one empty
-            # round trip finds that before a request uses it, and the pool replaces it.  The
-            # new one lands on the current primary (target_session_attrs in the URL).
-            check=AsyncConnectionPool.check_connection,
+            # No `check=`: psycopg_pool tests idle connections one at a time and pauses 1, 2,
+            # 4 s between failed tests, so after a failover a request would meet the dead
+            # connections one by one for seconds.  `_checked` does the test instead.
             timeout=BOUNDS.pool_wait,
             # Retire connections so that none outlives a failover by long, even unused ones.
             max_lifetime=600.0,
             max_idle=120.0,
-            # Never give up reconnecting: the database may be down for long; requests get
-            # 503s meanwhile and everything resumes when it is back.
-            reconnect_timeout=3600.0,
+            # psycopg_pool retries a failed connect after 1, 2, 4, 8 ... s, doubling without a
+            # cap until reconnect_timeout: after a long outage the next try could be minutes
+            # away.  Giving up after 5 s instead restarts the backoff: the next request that
+            # finds no connection grows the pool again from a 1 s delay, so the pool is back
+            # within about 2 s of the database, however long it was down.
+            reconnect_timeout=5.0,
         )
 
     async def open(self, *, run_migrations: bool = True) -> None:
@@ -260,16 +264,45 @@ class Database:
         await self.pool.close()
 
     @asynccontextmanager
+    async def _checked(self) -> AsyncIterator[Conn]:
+        """A pooled connection proven alive by one empty round trip.
+
+        A dead one means the database restarted or failed over, so every idle connection
+        is as dead: the pool is drained at once (it reconnects, and with the multi-host URL's
+        target_session_attrs=read-write the new connections reach the current primary) and
+        one fresh connection is waited for, up to BOUNDS.pool_wait.
+        """
+        for attempt in range(2):
+            async with self.pool.connection() as conn:
+                try:
+                    await conn.execute("")
+                except UNAVAILABLE_ERRORS:
+                    if attempt:
+                        raise
+                else:
+                    _unconfirmed.discard(conn)
+                    yield conn
+                    return
+            await self._drain()
+
+    async def _drain(self) -> None:
+        """Drop the idle connections, at most once per DRAIN_PERIOD however many notice."""
+        now = asyncio.get_running_loop().time()
+        if now - self._drained_at < DRAIN_PERIOD:
+            return
+        self._drained_at = now
+        log.warning("a pooled database connection was dead; reconnecting the whole pool")
+        await self.pool.drain()
+
+    @asynccontextmanager
     async def connection(self) -> AsyncIterator[Conn]:
-        async with self.pool.connection() as conn:
-            _unconfirmed.discard(conn)
+        async with self._checked() as conn:
             yield conn
             _raise_if_unconfirmed(conn)  # an autocommit write the standby did not confirm
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Conn]:
-        async with self.pool.connection() as conn:
-            _unconfirmed.discard(conn)
+        async with self._checked() as conn:
             async with conn.transaction():
                 yield conn
             _raise_if_unconfirmed(conn)
