@@ -85,9 +85,11 @@ async def migrate(conn: Conn) -> list[int]:
 class DbBounds:
     """Every wait on the database, in seconds; chosen per kind of work.
 
-    `statement` (server side) also ends a COMMIT waiting for a synchronous standby; PostgreSQL
-    then commits locally and only warns, so `_note_cancelled_sync_wait` turns that warning
-    into a 503 (the write is not known to be on the standby, so it must not be acknowledged).
+    `statement` (server side) does not cover a COMMIT's wait for a synchronous standby
+    (PostgreSQL stops the statement timer before committing): only the client-side deadline
+    ends that wait.  Cancelled, PostgreSQL commits locally and only warns, so
+    `_note_cancelled_sync_wait` turns that warning into a 503 wherever it is seen (the write
+    is not known to be on the standby, so it must not be acknowledged).
     `idle_in_transaction`: our transactions never wait on a client, so one left idle means the
     replica froze inside it (SIGSTOP, a VM pause); its session is cut off so that the shared
     fencing lock it holds does not hold up a successor's epoch bump for the whole freeze.
@@ -206,9 +208,8 @@ def _raise_if_unconfirmed(conn: Conn) -> None:
     if conn in _unconfirmed:
         _unconfirmed.discard(conn)
         raise DatabaseUnavailable(
-            "the write committed on the database primary but its synchronous standby did not "
-            f"confirm it within {BOUNDS.statement:g} s (no standby connected?); it is not "
-            "acknowledged, try again",
+            "the write committed on the database primary but the wait for its synchronous "
+            "standby was cancelled (no standby connected?); it is not acknowledged, try again",
             RETRY_AFTER_SECONDS,
         )
 
