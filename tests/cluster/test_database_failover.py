@@ -17,16 +17,21 @@ from typing import Any
 import aiohttp
 import psycopg
 import pytest
+from click.testing import CliRunner
 
 from colonies_ha.chaos.local_cluster import Cluster
 from colonies_ha.chaos.runner import run_chaos
 from colonies_ha.chaos.workload import DATABASE_FAULTS, ChaosConfig
+from colonies_ha.cli.main import cli
 from colonies_ha.client import ColoniesClient, function_spec
 from colonies_ha.domain.errors import ColoniesError
 from colonies_ha.embedded_pg import EmbeddedPostgres, StreamingPair, create_database
 from colonies_ha.protocol.crypto import generate_private_key, id_of_private_key
 from colonies_ha.protocol.envelope import decode_reply, encode_request
+from colonies_ha.replica import UnsafeDatabase
 from colonies_ha.store.db import BOUNDS
+from colonies_ha.store.replication import check_replication
+from tests.helpers import start_server
 
 DATABASE = "colonies"
 EXECUTOR_TYPE = "worker"
@@ -242,3 +247,30 @@ async def test_with_the_database_down_every_replica_says_so_and_recovers_without
     finally:
         cluster.stop_all()
         postgres.stop()
+
+
+# -- the start-up check ---------------------------------------------------------------
+
+
+async def test_require_sync_replication_starts_on_a_synchronous_pair_only(
+    pair: StreamingPair, database_url: str
+) -> None:
+    env = await start_server(pair.url(DATABASE), require_sync_replication=True)
+    try:
+        assert await check_replication(env.replica.db) == []
+    finally:
+        await env.stop()
+    with pytest.raises(UnsafeDatabase, match="synchronous_standby_names is empty"):
+        await start_server(database_url, require_sync_replication=True)
+
+
+def test_the_cli_refuses_with_one_clear_line(database_url: str) -> None:
+    env = {
+        "COLONIES_SERVER_ID": id_of_private_key(generate_private_key()),
+        "COLONIES_DATABASE_URL": database_url,
+    }
+    result = CliRunner().invoke(
+        cli, ["server", "--port", "0", "--require-sync-replication"], env=env
+    )
+    assert result.exit_code == 1, result.output
+    assert "refusing to start (--require-sync-replication)" in result.output
