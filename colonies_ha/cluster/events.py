@@ -82,7 +82,7 @@ class EventHub:
                     self._url,
                     autocommit=True,
                     application_name=LISTENER_NAME,
-                    **connection_kwargs(),
+                    **connection_kwargs(self._url),
                 ) as conn:
                     await conn.execute(f"LISTEN {CHANNEL}")
                     listening_since = await _db_now(conn)

@@ -25,6 +25,7 @@ from typing import Any, LiteralString, TypeVar, cast
 
 import psycopg
 import psycopg.errors
+from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
@@ -124,14 +125,14 @@ SYNC_WAIT_CANCELLED = "canceling wait for synchronous replication"
 DRAIN_PERIOD = 1.0  # seconds: one failover empties the pool once, not once per request
 
 
-def connection_kwargs() -> dict[str, Any]:
+def connection_kwargs(url: str) -> dict[str, Any]:
     """libpq settings every connection of ours uses (the pool's and the NOTIFY listener's).
 
     Keepalives notice a database host that vanished (power loss, partition) in about 10 s
-    on an idle connection, and tcp_user_timeout bounds unacknowledged sends the same way;
-    the URL may override any of them.
+    on an idle connection, and tcp_user_timeout bounds unacknowledged sends the same way.
+    A setting the URL names itself is left to the URL (psycopg would let ours win).
     """
-    return {
+    defaults: dict[str, Any] = {
         "connect_timeout": BOUNDS.connect,
         "keepalives": 1,
         "keepalives_idle": 5,
@@ -139,6 +140,8 @@ def connection_kwargs() -> dict[str, Any]:
         "keepalives_count": 3,
         "tcp_user_timeout": 10_000,
     }
+    given = conninfo_to_dict(url)
+    return {key: value for key, value in defaults.items() if key not in given}
 
 
 def unavailable(exc: BaseException) -> DatabaseUnavailable:
@@ -236,7 +239,7 @@ class Database:
             url,
             min_size=min_size,
             max_size=max_size,
-            kwargs={"row_factory": dict_row, "autocommit": True, **connection_kwargs()},
+            kwargs={"row_factory": dict_row, "autocommit": True, **connection_kwargs(url)},
             open=False,
             name="colonies-ha",
             configure=_configure_session,
