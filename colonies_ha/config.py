@@ -27,3 +27,5 @@ class ServerConfig:
     raft_data_dir: str = ""
     dev_mode: bool = False
     advertise_url: str = ""
+    # Refuse to start on a primary that does not wait for a synchronous standby.
+    require_sync_replication: bool = False

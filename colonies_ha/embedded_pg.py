@@ -38,6 +38,7 @@ from psycopg import sql
 __all__ = [
     "EmbeddedPostgres",
     "EmbeddedPostgresError",
+    "StreamingPair",
     "create_database",
     "drop_database",
     "find_bindir",
@@ -52,6 +53,7 @@ START_TIMEOUT = 30.0
 STOP_TIMEOUT = 10.0
 POLL_INTERVAL = 0.05
 LOG_TAIL_LINES = 40
+SYNC_TIMEOUT = 30.0  # a fresh standby catching up and reporting itself synchronous
 # sun_path holds 108 bytes; the socket name ".s.PGSQL.65535.lock" needs ~20 of them.
 MAX_SOCKET_DIR_LEN = 80
 PR_SET_PDEATHSIG = 1
@@ -294,6 +296,21 @@ def _pid_alive(pid: int) -> bool:
     return state != "Z"
 
 
+def _children_of(pid: int) -> list[int]:
+    """The live child processes of `pid`, from /proc."""
+    children = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[1]) == pid:
+            children.append(int(entry.name))
+    return children
+
+
 def _cmdline(pid: int) -> str:
     try:
         return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
@@ -353,6 +370,7 @@ class EmbeddedPostgres:
         """Init the cluster if needed, start the postmaster and wait until it accepts queries."""
         if self.running:
             return
+        self._cleanup_sockdir()
         bindir = find_bindir()
         who = _postgres_account()
         self._prepare_datadir(who)
@@ -361,9 +379,11 @@ class EmbeddedPostgres:
                 self._initdb(bindir, who, output)
             self._clear_stale_pidfile()
             sockdir = self._socket_dir(who)
-            attempts = 3 if self._requested_port is None else 1
+            # Started before: the same port again, so URLs naming it stay valid.
+            requested = self._requested_port or self._port
+            attempts = 3 if requested is None else 1
             for attempt in range(1, attempts + 1):
-                self._port = self._requested_port or _free_port()
+                self._port = requested or _free_port()
                 offset = output.seek(0, os.SEEK_END)
                 self._proc = _popen(self._server_argv(bindir, sockdir), who, output)
                 try:
@@ -406,6 +426,109 @@ class EmbeddedPostgres:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+    # -- faults and replication (the chaos checker and the failover tests)
+
+    def restart(self, down_for: float = 0.0) -> None:
+        """Fast shutdown, `down_for` seconds down, then start again on the same port."""
+        self.stop()
+        time.sleep(down_for)
+        self.start()
+
+    def kill(self) -> None:
+        """SIGKILL the postmaster and every backend at once, as a crashed host would lose them."""
+        self._signal_all(signal.SIGKILL)
+        proc, self._proc = self._proc, None
+        if proc is not None:
+            proc.wait()
+            atexit.unregister(self.stop)
+        self._cleanup_sockdir()
+
+    def pause(self) -> None:
+        """SIGSTOP the server and its backends: connections stay open but nothing answers,
+        which is what a replica sees when the network to its database is lost."""
+        self._signal_all(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        self._signal_all(signal.SIGCONT)
+
+    def require_synchronous_standby(self, names: str = "*") -> None:
+        """Make commits wait for a standby (ALTER SYSTEM: a base backup copies it along)."""
+        with psycopg.connect(self.dsn, autocommit=True) as conn:
+            conn.execute(sql.SQL("ALTER SYSTEM SET synchronous_standby_names = {}").format(names))
+            conn.execute("SELECT pg_reload_conf()")
+
+    def start_standby(self, datadir: Path, port: int | None = None) -> EmbeddedPostgres:
+        """A streaming standby of this server: `pg_basebackup -R`, then started."""
+        standby = EmbeddedPostgres(
+            datadir, port, fsync=self.fsync, extra_settings=self.extra_settings
+        )
+        standby.base_backup_from(self)
+        standby.start()
+        return standby
+
+    def base_backup_from(self, primary: EmbeddedPostgres) -> None:
+        """Fill the (absent or empty) datadir with a copy of `primary`, set up to follow it."""
+        bindir, who = find_bindir(), _postgres_account()
+        shutil.rmtree(self.datadir, ignore_errors=True)
+        self._prepare_datadir(who)
+        argv = [
+            str(bindir / "pg_basebackup"),
+            *("-D", str(self.datadir), "-h", "127.0.0.1", "-p", str(primary.port)),
+            *("-U", "postgres", "-R", "-X", "stream", "-c", "fast"),
+        ]
+        if not self.fsync:
+            argv.append("--no-sync")
+        with self.log_path.open("ab") as output:
+            offset = output.seek(0, os.SEEK_END)
+            proc = _popen(argv, who, output)
+            if proc.wait() != 0:
+                raise EmbeddedPostgresError(
+                    f"pg_basebackup failed (exit {proc.returncode}); {self.log_path}:\n"
+                    f"{self._log_tail(offset)}"
+                )
+
+    def promote(self, *, clear_synchronous_standby_names: bool = True) -> None:
+        """Make this standby the primary.
+
+        A promoted standby keeps the `synchronous_standby_names` it copied from its primary,
+        and with no standby of its own every commit would then wait forever; clearing it is
+        what an operator (or Patroni) does.  Pass False to see that hang.
+        """
+        with psycopg.connect(self.dsn, autocommit=True) as conn:
+            row = conn.execute("SELECT pg_promote(true, 60)").fetchone()
+            if not row or not row[0]:
+                raise EmbeddedPostgresError(f"{self.datadir} was not promoted within 60 s")
+            if clear_synchronous_standby_names:
+                conn.execute("ALTER SYSTEM RESET synchronous_standby_names")
+                conn.execute("SELECT pg_reload_conf()")
+
+    def wait_for_synchronous_standby(self, timeout: float = SYNC_TIMEOUT) -> None:
+        """Until a standby streams from this primary and confirms its commits."""
+        deadline = time.monotonic() + timeout
+        with psycopg.connect(self.dsn, autocommit=True) as conn:
+            while True:
+                query = "SELECT count(*) FROM pg_stat_replication WHERE sync_state = 'sync'"
+                row = conn.execute(query).fetchone()
+                if row and row[0] > 0:
+                    return
+                if time.monotonic() > deadline:
+                    raise EmbeddedPostgresError(
+                        f"no synchronous standby of port {self.port} within {timeout:.0f}s"
+                    )
+                time.sleep(POLL_INTERVAL)
+
+    def _signal_all(self, sig: signal.Signals) -> None:
+        """Signal the postmaster, then its children (each backend is its own process group
+        leader, so a group signal would miss them); SIGCONT goes the other way round."""
+        pid = self.pid
+        if pid is None:
+            raise EmbeddedPostgresError(f"postgres on {self.datadir} is not running")
+        children = _children_of(pid)
+        order = [*children, pid] if sig == signal.SIGCONT else [pid, *children]
+        for target in order:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(target, sig)
 
     # -- internals
 
@@ -555,3 +678,84 @@ def drop_database(dsn: str, name: str) -> None:
     query = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute(query)
+
+
+# --------------------------------------------------------------------------- a primary + standby
+
+
+class StreamingPair:
+    """A primary and its synchronous streaming standby on 127.0.0.1, and their failover.
+
+    `url()` names both in libpq's multi-host form with `target_session_attrs=read-write`,
+    so clients always land on whichever is the primary.  After `fail_over()` the roles
+    swap; `rebuild_standby()` puts a fresh standby where the old primary was (same port),
+    so the URL stays valid for every later failover.
+    """
+
+    def __init__(self, root: Path, *, fsync: bool = False) -> None:
+        self.root = Path(root)
+        # fsync may be off (a killed process leaves its writes in the page cache), but a
+        # commit must wait for the standby: without fsync, synchronous_commit defaults off.
+        # A standby whose primary died retries its WAL source every wal_retrieve_retry_interval
+        # (5 s by default), and a promotion that arrives meanwhile waited for it (measured).
+        settings = {"synchronous_commit": "on", "wal_retrieve_retry_interval": "500ms"}
+        self.primary = EmbeddedPostgres(self.root / "pg-a", fsync=fsync, extra_settings=settings)
+        self.standby: EmbeddedPostgres | None = None
+        self._lost: EmbeddedPostgres | None = None  # a killed primary, until rebuilt
+        self.ports: tuple[int, int] = (0, 0)
+
+    def start(self) -> None:
+        self.primary.start()
+        self.primary.require_synchronous_standby()
+        self.standby = self.primary.start_standby(self.root / "pg-b")
+        self.primary.wait_for_synchronous_standby()
+        self.ports = (self.primary.port, self.standby.port)
+
+    @property
+    def dsn(self) -> str:
+        """The current primary's maintenance database."""
+        return self.primary.dsn
+
+    def url(self, dbname: str) -> str:
+        hosts = ",".join(f"127.0.0.1:{port}" for port in self.ports)
+        name = quote(dbname, safe="")
+        return f"postgresql://postgres@{hosts}/{name}?target_session_attrs=read-write"
+
+    def fail_over(self, *, clear_synchronous_standby_names: bool = True) -> None:
+        """SIGKILL the primary (and its backends), promote the standby: the roles swap."""
+        if self.standby is None:
+            raise EmbeddedPostgresError("no standby to promote; rebuild_standby() first")
+        self.primary.kill()
+        self.standby.promote(clear_synchronous_standby_names=clear_synchronous_standby_names)
+        self._lost, self.primary, self.standby = self.primary, self.standby, None
+
+    def rebuild_standby(self) -> None:
+        """A new synchronous standby in the lost primary's place, commits waiting for it."""
+        lost = self._lost
+        if lost is None or self.standby is not None:
+            return
+        standby = EmbeddedPostgres(
+            lost.datadir, lost.port, fsync=lost.fsync, extra_settings=lost.extra_settings
+        )
+        standby.base_backup_from(self.primary)
+        standby.start()
+        self.standby, self._lost = standby, None
+        self.primary.require_synchronous_standby()
+        self.primary.wait_for_synchronous_standby()
+
+    def stop(self) -> None:
+        for server in (self.standby, self.primary):
+            if server is not None:
+                server.stop()
+
+    def __enter__(self) -> StreamingPair:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()

@@ -18,12 +18,17 @@ from colonies_ha.scans.runner import ScanRunner
 from colonies_ha.scans.schedules import fire_crons, trigger_generators
 from colonies_ha.services.context import Context
 from colonies_ha.store.db import Database
+from colonies_ha.store.replication import check_replication
 
 log = logging.getLogger(__name__)
 
 
 class ConfigError(ValueError):
     """A setting that makes the replica unsafe or unable to start."""
+
+
+class UnsafeDatabase(ConfigError):
+    """The database would lose acknowledged commits on a failover, and that was refused."""
 
 
 def check_config(config: ServerConfig) -> None:
@@ -85,6 +90,11 @@ class Replica:
 
     async def start(self) -> None:
         await self.db.open()
+        try:
+            await self._check_replication()
+        except BaseException:
+            await self.db.close()
+            raise
         await self.events.start()
         await self._start_http()
         if isinstance(self.leadership, RaftLeadership):
@@ -92,6 +102,29 @@ class Replica:
         await self.leadership.start()
         self.scans.start()
         log.info("colonies-ha replica %s serving on %s", self.config.node_name, self.url)
+
+    async def _check_replication(self) -> None:
+        """Say loudly (or refuse, with --require-sync-replication) when a database failover
+        could lose acknowledged commits."""
+        problems = await check_replication(self.db)
+        if not problems:
+            log.info("database: synchronous replication confirmed; commits survive a failover")
+            return
+        text = "; ".join(problems)
+        if self.config.require_sync_replication:
+            raise UnsafeDatabase(
+                f"refusing to start (--require-sync-replication): {text}. "
+                "See docs/database-failover.md."
+            )
+        if self.config.dev_mode:
+            log.info("database without synchronous replication (fine for dev): %s", text)
+            return
+        log.warning(
+            "!!! DATABASE NOT SAFE FOR FAILOVER: %s. A promoted standby may lack acknowledged "
+            "claims, closes and fencing-epoch bumps. Configure a synchronous standby or pass "
+            "--require-sync-replication to refuse to start; see docs/database-failover.md !!!",
+            text,
+        )
 
     async def _start_http(self) -> None:
         app = build_app(self.ctx, max_body_bytes=self.config.max_body_bytes)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import time
@@ -23,11 +24,17 @@ from colonies_ha.api import (  # noqa: F401
 )
 from colonies_ha.api.dashboard import add_dashboard
 from colonies_ha.api.dispatch import ROUTES, Route
-from colonies_ha.api.forward import Forwarder, relay_of
+from colonies_ha.api.forward import UNAVAILABLE_HEADER, Forwarder, relay_of
 from colonies_ha.api.local import add_local_routes
 from colonies_ha.api.metrics_endpoint import add_metrics
 from colonies_ha.api.pubsub import add_pubsub
-from colonies_ha.domain.errors import BadRequest, ColoniesError, NotLeader, PayloadTooLarge
+from colonies_ha.domain.errors import (
+    BadRequest,
+    ColoniesError,
+    DatabaseUnavailable,
+    NotLeader,
+    PayloadTooLarge,
+)
 from colonies_ha.protocol.envelope import (
     SignedRequest,
     decode_request,
@@ -35,6 +42,7 @@ from colonies_ha.protocol.envelope import (
     encode_reply,
 )
 from colonies_ha.services.context import Context
+from colonies_ha.store.db import BOUNDS, UNAVAILABLE_ERRORS, bounded
 
 log = logging.getLogger(__name__)
 
@@ -43,9 +51,21 @@ MAX_BODY = web.AppKey("max_body", int)
 FORWARDER = web.AppKey("forwarder", Forwarder)
 
 
+READ_RETRY_PAUSE = 0.2  # a read that met a dead connection is tried once more after this
+
+
 def _error_response(error: ColoniesError) -> web.Response:
+    headers = {}
+    if error.status == 503:  # worth retrying: say when (RFC 9110 Retry-After, seconds)
+        retry_after = error.retry_after if isinstance(error, DatabaseUnavailable) else 1
+        headers["Retry-After"] = str(retry_after)
+        if isinstance(error, DatabaseUnavailable):
+            headers[UNAVAILABLE_HEADER] = "database"
     return web.Response(
-        status=error.status, body=encode_error(error), content_type="application/json"
+        status=error.status,
+        body=encode_error(error),
+        content_type="application/json",
+        headers=headers,
     )
 
 
@@ -71,10 +91,7 @@ async def handle_api(request: web.Request) -> web.Response:
         if route is None:
             raise BadRequest(f"unknown message type '{req.msgtype}'")
         label = req.msgtype
-        if route.leader_only:
-            response = await _serve_leader_only(request, route, req)
-        else:
-            response = _reply(req, await route.handler(ctx, req))
+        response = await bounded(_serve(request, route, req), _budget(route, req), req.msgtype)
     except ColoniesError as error:
         response = _error_response(error)
     except Exception:
@@ -83,6 +100,31 @@ async def handle_api(request: web.Request) -> web.Response:
     ctx.metrics.requests.labels(label, str(response.status)).inc()
     ctx.metrics.request_seconds.labels(label).observe(time.perf_counter() - started)
     return response
+
+
+def _budget(route: Route, req: SignedRequest) -> float:
+    """How long the request may take in all: a long poll gets its own wait on top."""
+    if not route.leader_only:
+        return BOUNDS.request
+    wait = req.msg.get("timeout")
+    wait_seconds = float(wait) if isinstance(wait, int | float) and wait > 0 else 0.0
+    return wait_seconds + BOUNDS.long_poll_extra
+
+
+async def _serve(request: web.Request, route: Route, req: SignedRequest) -> web.Response:
+    if route.leader_only:
+        return await _serve_leader_only(request, route, req)
+    ctx = request.app[CONTEXT]
+    if not route.retry_safe:
+        return _reply(req, await route.handler(ctx, req))
+    try:
+        return _reply(req, await route.handler(ctx, req))
+    except UNAVAILABLE_ERRORS as exc:
+        # A read changes nothing, so a second try (on a fresh connection, maybe the new
+        # primary's) is safe; writes are not retried here: the client decides.
+        log.info("%s met an unavailable database (%s); trying once more", req.msgtype, exc)
+        await asyncio.sleep(READ_RETRY_PAUSE)
+        return _reply(req, await route.handler(ctx, req))
 
 
 def _reply(req: SignedRequest, value: Any) -> web.Response:
@@ -117,13 +159,19 @@ async def handle_health(request: web.Request) -> web.Response:
 
 
 async def handle_ready(request: web.Request) -> web.Response:
+    """200 only when a write commits within its bound and a leader is known.
+
+    A write, not a `SELECT 1`: a primary waiting for a synchronous standby that is gone
+    answers queries but commits nothing, and every write request would hang on it.
+    """
     ctx = request.app[CONTEXT]
     problems: list[str] = []
     try:
-        async with ctx.db.connection() as conn:
-            await conn.execute("SELECT 1")
+        await ctx.db.probe_write(ctx.node_name)
+    except ColoniesError as exc:
+        problems.append(exc.message)
     except Exception as exc:
-        problems.append(f"database unreachable: {exc}")
+        problems.append(f"database unavailable: {exc}")
     if ctx.leadership.status().get("leader") is None:
         problems.append("no leader known")
     body: dict[str, Any] = {"ready": not problems, "problems": problems}

@@ -16,6 +16,9 @@ Handler = Callable[[Context, SignedRequest], Awaitable[Any]]
 class Route:
     handler: Handler
     leader_only: bool
+    # Changes nothing, so it may be tried again when the database connection fails under it.
+    # Every read of the protocol is named get...msg (versionmsg reads no database).
+    retry_safe: bool = False
 
 
 ROUTES: dict[str, Route] = {}
@@ -25,7 +28,7 @@ def rpc(msgtype: str, *, leader_only: bool = False) -> Callable[[Handler], Handl
     def register(handler: Handler) -> Handler:
         if msgtype in ROUTES:
             raise RuntimeError(f"two handlers for {msgtype}")
-        ROUTES[msgtype] = Route(handler, leader_only)
+        ROUTES[msgtype] = Route(handler, leader_only, retry_safe=msgtype.startswith("get"))
         return handler
 
     return register

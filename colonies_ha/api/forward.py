@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import aiohttp
 from aiohttp import web
 
-from colonies_ha.domain.errors import BadRequest, NotLeader
+from colonies_ha.domain.errors import BadRequest, DatabaseUnavailable, NotLeader
 from colonies_ha.protocol.envelope import Relay, SignedRequest
 from colonies_ha.services.context import Context
 
@@ -33,6 +33,9 @@ FORWARDED_HEADER = "X-Colonies-Forwarded-By"
 EPOCH_HEADER = "X-Colonies-Fence-Epoch"
 RECEIPT_HEADER = "X-Colonies-Receipt"
 WAIT_LIMIT_HEADER = "X-Colonies-Wait-Limit"
+# On a 503 that means "my database is unavailable", not "I do not lead": a follower retries
+# both (the receipt makes that safe) but words its own final 503 after the right one.
+UNAVAILABLE_HEADER = "X-Colonies-Unavailable"
 ELECTION_WAIT = 10.0  # how long a follower waits for a leader to appear
 REPLY_MARGIN = 5.0  # the leader's own long poll ends first; this catches a frozen leader
 # Between attempts of one request: doubled after each failure at the same leader, up to
@@ -65,6 +68,7 @@ class _Attempt:
     """How one relay ended when it produced no reply to pass on."""
 
     problem: str
+    database: bool = False  # the leader's database was unavailable
 
 
 class Forwarder:
@@ -94,7 +98,7 @@ class Forwarder:
         client_deadline = started + wait_seconds  # the end of the client's long poll
         deadline = client_deadline + ELECTION_WAIT
         receipt = uuid.uuid4().hex  # one for every attempt of this request
-        last_problem = "no leader is known"
+        last: _Attempt = _Attempt("no leader is known")
         pause, previous_url = RETRY_PAUSE, None
         while time.monotonic() < deadline:
             url = await leadership.wait_for_leader_url(deadline - time.monotonic())
@@ -113,14 +117,16 @@ class Forwarder:
                 return outcome
             self._count("retried")
             self._known_epoch = None
-            last_problem = outcome.problem
+            last = outcome
             log.info("relay to %s failed (%s); asking again, same receipt", url, outcome.problem)
             # The pause ends early when Raft names another leader: no failover waits for it.
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._leader_moved_from(leader), pause)
             pause = min(pause * 2, MAX_RETRY_PAUSE)
         self._count("failed")
-        raise NotLeader(f"no leader could take the request: {last_problem}")
+        if last.database:
+            raise DatabaseUnavailable(f"the leader could not serve the request: {last.problem}")
+        raise NotLeader(f"no leader could take the request: {last.problem}")
 
     async def _leader_epoch(self) -> int:
         leader = self._ctx.leadership.leader_address()
@@ -171,6 +177,9 @@ class Forwarder:
             f"{url}/api", data=body, headers=headers, timeout=timeout
         ) as reply:
             payload = await reply.read()
+        if reply.status == NotLeader.status and UNAVAILABLE_HEADER in reply.headers:
+            # Its claim may have committed: the next attempt, same receipt, finds it.
+            return _Attempt(f"{url} found its database unavailable", database=True)
         if reply.status == NotLeader.status:
             # It refused before claiming anything, or its claim failed the fence.
             return _Attempt(f"{url} does not lead under epoch {relay.epoch}")

@@ -35,6 +35,7 @@ from colonies_ha.services import auth
 from colonies_ha.services.context import Context
 from colonies_ha.services.processes import get_process
 from colonies_ha.store import repo
+from colonies_ha.store.db import UNAVAILABLE_ERRORS, unavailable
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +113,8 @@ async def _serve(ctx: Context, ws: web.WebSocketResponse) -> None:
         log.debug("a /pubsub client sent no subscription within %s s", FIRST_FRAME_SECONDS)
     except ConnectionError:
         log.debug("a /pubsub client went away while a frame was being sent")
+    except UNAVAILABLE_ERRORS as exc:  # the stream ends with the 503 an RPC would get
+        await _send_quietly(ws, encode_error(unavailable(exc)))
     except Exception:
         log.exception("internal error while serving a /pubsub subscription")
         await _send_quietly(ws, encode_error(ColoniesError("internal server error; see the log")))

@@ -112,6 +112,7 @@ def check(
         closed_by_assignee(history, snapshot),
         cron_slots_once(snapshot, cron_interval),
         packed_args_once(history, snapshot, trigger),
+        abandoned_processes_finish(history, snapshot),
     ]
 
 
@@ -275,6 +276,28 @@ def _close_problem(
     if not any(STATE_OF_KIND[kind] == state for kind in kinds):
         return f"state {state} with assignee {assignee}, who never sent such a close"
     return None
+
+
+def abandoned_processes_finish(history: History, snapshot: Snapshot) -> Invariant:
+    """A process whose executor was killed mid-work is handed out again and finishes."""
+    inv = Invariant("processes of killed executors finish elsewhere")
+    state = {p["processid"]: p["state"] for p in snapshot.processes}
+    holds = _holds(history)
+    for fault in history.of("fault"):
+        if fault["kind"] != "executor-kill":
+            continue
+        inv.checked += 1
+        processid, retries = fault["processid"], fault["retries"]
+        again = [op for op in holds.get(processid, []) if op["retries"] > retries]
+        if not again and state.get(processid) not in TERMINAL:
+            inv.violations.append(
+                f"{processid}, abandoned by {fault['replica']} at attempt retries={retries}, "
+                f"was never assigned again and is in state {state.get(processid)}"
+            )
+        elif state.get(processid) not in TERMINAL:
+            inv.violations.append(f"{processid} was assigned again but never finished")
+    inv.note = f"{inv.checked} executors killed mid-process"
+    return inv
 
 
 # -- crons and generators -------------------------------------------------------------

@@ -24,6 +24,7 @@ def render(result: ChaosResult, console: Console) -> None:
     console.print(_invariants(result))
     console.print(_operations(result))
     console.print(_faults(result))
+    console.print(_kinds(result))
     console.print(_gap_line(result))
     gap, at = result.longest_gap
     console.print(f"longest stretch without a successful assign: {gap:.2f} s (at {at:.1f} s)")
@@ -79,6 +80,20 @@ def _faults(result: ChaosResult) -> Table:
             gap.replica,
             "yes" if gap.leader else "",
             took,
+        )
+    return table
+
+
+def _kinds(result: ChaosResult) -> Table:
+    table = Table(title="Per fault kind: time to the next successful assign", title_justify="left")
+    for column in ("fault kind", "count", "median", "longest"):
+        table.add_column(column, justify="left" if column == "fault kind" else "right")
+    for kind, summary in result.by_kind().items():
+        table.add_row(
+            kind,
+            str(summary.count),
+            "-" if summary.median is None else f"{summary.median:.2f} s",
+            "never" if summary.longest is None else f"{summary.longest:.2f} s",
         )
     return table
 

@@ -1,8 +1,9 @@
 """One chaos run from start to verdict: PostgreSQL, replicas, load and faults, settle, check.
 
 `run_chaos` is what the CLI, `benchmarks/chaos.py` and the test call.  It starts its own
-PostgreSQL (in /var/tmp: the `postgres` user cannot reach /root) unless it is handed a
-database URL.
+PostgreSQL primary with a synchronous streaming standby (in /var/tmp: the `postgres` user
+cannot reach /root), which the replicas reach through one multi-host URL, unless it is
+handed a database URL (then only replica and executor faults are possible).
 """
 
 from __future__ import annotations
@@ -35,8 +36,8 @@ from colonies_ha.chaos.checker import (
 )
 from colonies_ha.chaos.history import History
 from colonies_ha.chaos.local_cluster import Cluster
-from colonies_ha.chaos.workload import ChaosConfig, Workload
-from colonies_ha.embedded_pg import EmbeddedPostgres, create_database
+from colonies_ha.chaos.workload import DATABASE_FAULTS, ChaosConfig, Workload
+from colonies_ha.embedded_pg import StreamingPair, create_database
 
 CHAOS_DATABASE = "chaos"
 CLIENT_TIMEOUT = aiohttp.ClientTimeout(total=20, sock_connect=3)
@@ -79,16 +80,47 @@ class ChaosResult:
             return "no faults measured"
         return f"max {max(measured):.2f} s, median {statistics.median(measured):.2f} s"
 
+    def by_kind(self) -> dict[str, KindSummary]:
+        """Per fault kind: how often, and how long until the next successful assign."""
+        kinds: dict[str, list[FaultGap]] = {}
+        for gap in self.gaps:
+            kinds.setdefault(gap.kind, []).append(gap)
+        return {kind: KindSummary.of(gaps) for kind, gaps in sorted(kinds.items())}
+
+
+@dataclass(frozen=True)
+class KindSummary:
+    count: int
+    median: float | None
+    longest: float | None  # None when some fault of the kind was never followed by an assign
+
+    @classmethod
+    def of(cls, gaps: list[FaultGap]) -> KindSummary:
+        measured = [g.gap for g in gaps if g.gap is not None]
+        complete = len(measured) == len(gaps) and measured
+        return cls(
+            count=len(gaps),
+            median=statistics.median(measured) if measured else None,
+            longest=max(measured) if complete else None,
+        )
+
 
 async def run_chaos(config: ChaosConfig, console: Console | None = None) -> ChaosResult:
     """Run the whole scenario; `console` gets the progress bar (None: run quietly)."""
+    if config.database_url and set(config.faults) & set(DATABASE_FAULTS):
+        raise ValueError(
+            "database faults need the run's own primary and standby; give no database URL "
+            "or leave out " + ", ".join(DATABASE_FAULTS)
+        )
     workdir = config.workdir or Path(tempfile.mkdtemp(prefix="colonies-ha-chaos-", dir="/var/tmp"))
     workdir.mkdir(parents=True, exist_ok=True)
     history = History(config.history_path)
     started = time.monotonic()
     try:
-        with _database(config, workdir) as database_url:
-            result = await _run_on(database_url, config, workdir, history, console)
+        with _database(config, workdir) as (database_url, pair):
+            result = await _run_on(
+                database_url, pair, config, workdir=workdir, history=history, console=console
+            )
     finally:
         history.close()
     result.elapsed = time.monotonic() - started
@@ -99,23 +131,26 @@ async def run_chaos(config: ChaosConfig, console: Console | None = None) -> Chao
 
 
 @contextlib.contextmanager
-def _database(config: ChaosConfig, workdir: Path) -> Iterator[str]:
-    """The given database, or a fresh one on our own throwaway PostgreSQL."""
+def _database(config: ChaosConfig, workdir: Path) -> Iterator[tuple[str, StreamingPair | None]]:
+    """The given database, or a fresh one on our own throwaway primary and standby."""
     if config.database_url:
-        yield config.database_url
+        yield config.database_url, None
         return
-    with EmbeddedPostgres(workdir / "pg", fsync=False) as postgres:
-        create_database(postgres.dsn, CHAOS_DATABASE)
-        try:
-            yield postgres.url(CHAOS_DATABASE)
-        finally:
-            postgres.stop()
-            shutil.rmtree(workdir / "pg", ignore_errors=True)
+    pair = StreamingPair(workdir / "pg", fsync=False)
+    try:
+        pair.start()
+        create_database(pair.dsn, CHAOS_DATABASE)
+        yield pair.url(CHAOS_DATABASE), pair
+    finally:
+        pair.stop()
+        shutil.rmtree(workdir / "pg", ignore_errors=True)
 
 
 async def _run_on(
     database_url: str,
+    pair: StreamingPair | None,
     config: ChaosConfig,
+    *,
     workdir: Path,
     history: History,
     console: Console | None,
@@ -124,7 +159,7 @@ async def _run_on(
     cluster.start_all()
     try:
         async with aiohttp.ClientSession(timeout=CLIENT_TIMEOUT) as http:
-            workload = Workload(cluster, http, history, config)
+            workload = Workload(cluster, http, history, config, pair)
             await cluster.wait_for_agreed_leader(http, within=60)
             setup = await workload.create_colony()
             history.record("epoch", epoch=await read_epoch(database_url))
@@ -139,7 +174,7 @@ async def _run_on(
 async def _drive(workload: Workload, progress: Progress | None) -> float | None:
     """Load and faults for the duration, then settle while the executors keep draining."""
     config = workload.config
-    executors = [asyncio.create_task(workload.run_executor(i)) for i in range(config.executors)]
+    workload.start_executors()
     load = [asyncio.create_task(workload.run_submitter(i)) for i in range(config.submitters)]
     load += [asyncio.create_task(workload.run_packer()), asyncio.create_task(workload.run_faults())]
     workload.history.record("phase", name="load")
@@ -154,8 +189,8 @@ async def _drive(workload: Workload, progress: Progress | None) -> float | None:
         return await settle
     finally:
         workload.stop_load.set()
-        workload.stop_executors.set()
-        await asyncio.gather(*executors, *load, return_exceptions=True)
+        await asyncio.gather(*load, return_exceptions=True)
+        await workload.stop_all_executors()
 
 
 async def _settle(workload: Workload) -> float | None:

@@ -1,5 +1,11 @@
 """The actors of a chaos run: executors, submitters, a packer and the fault injector.
 
+Fault kinds: a replica SIGKILLed (and restarted) or SIGSTOPped (and resumed), the leader
+included; the database primary SIGKILLed with its standby promoted (and a new standby built
+where it was), the database restarted, the database paused (SIGSTOP: to every replica, as
+if the network to it were lost), and an executor killed while it works on a process (its
+process must come back through maxexectime and finish elsewhere).
+
 Every actor talks to a random live replica and records each request, successful or not, in
 the history.  Connection errors and 503s are normal under faults: they are recorded and
 retried, never judged here.  Delivery is at-least-once: an assign that a leader commits
@@ -26,6 +32,7 @@ from colonies_ha.chaos.history import History
 from colonies_ha.chaos.local_cluster import Cluster, ReplicaProcess
 from colonies_ha.client import ColoniesClient, function_spec
 from colonies_ha.domain.errors import ColoniesError
+from colonies_ha.embedded_pg import StreamingPair
 from colonies_ha.protocol.crypto import generate_private_key, id_of_private_key
 
 T = TypeVar("T")
@@ -42,6 +49,12 @@ MIN_HEALTHY = 1.0  # seconds every replica runs between the heal of one fault an
 CALL_ERRORS = (ColoniesError, aiohttp.ClientError, TimeoutError, OSError)
 # A refusal that a retry elsewhere cannot change (the close's compare-and-set said no).
 DEFINITIVE = frozenset({400, 403, 404})
+REPLICA_FAULTS = ("kill", "pause")
+DATABASE_FAULTS = ("db-failover", "db-restart", "db-pause")
+EXECUTOR_FAULTS = ("executor-kill",)
+FAULT_KINDS = (*REPLICA_FAULTS, *DATABASE_FAULTS, *EXECUTOR_FAULTS)
+DATABASE = "database"  # the `replica` a database fault names
+WORKING_WAIT = 5.0  # how long the injector looks for an executor in the middle of a process
 
 
 @dataclass(frozen=True)
@@ -68,6 +81,10 @@ class ChaosConfig:
     history_path: Path | None = None
     database_url: str | None = None
     workdir: Path | None = None
+    # Which fault kinds to inject, in shuffled rounds so each comes up as often; database
+    # faults need the run's own primary+standby (no database_url).
+    faults: tuple[str, ...] = FAULT_KINDS
+    db_down_seconds: float = 2.0  # a restarted database is down this long
 
 
 @dataclass
@@ -101,16 +118,27 @@ class Workload:
     """Shared state of the actors: the cluster, the HTTP session, the history, the stop flags."""
 
     def __init__(
-        self, cluster: Cluster, http: aiohttp.ClientSession, history: History, config: ChaosConfig
+        self,
+        cluster: Cluster,
+        http: aiohttp.ClientSession,
+        history: History,
+        config: ChaosConfig,
+        database: StreamingPair | None = None,
     ) -> None:
         self.cluster = cluster
         self.http = http
         self.history = history
         self.config = config
+        self.database = database
         self.setup: ColonySetup | None = None
         self.stop_load = asyncio.Event()  # submitters, packer, fault injector
         self.stop_executors = asyncio.Event()
         self.faulted: ReplicaProcess | None = None
+        self.executor_tasks: dict[int, asyncio.Task[None]] = {}
+        self.retired_executors: list[asyncio.Task[None]] = []
+        self.working: dict[int, dict[str, Any]] = {}  # executor index -> the process it works on
+        self.someone_working = asyncio.Event()  # set while `working` is not empty
+        self._round: list[str] = []
 
     # -- plumbing ---------------------------------------------------------------------
 
@@ -209,15 +237,36 @@ class Workload:
 
     # -- executors --------------------------------------------------------------------
 
-    async def run_executor(self, index: int) -> None:
+    def start_executors(self) -> None:
+        for index in range(self.config.executors):
+            self.start_executor(index)
+
+    def start_executor(self, index: int, life: int = 0) -> None:
+        self.executor_tasks[index] = asyncio.create_task(
+            self.run_executor(index, life), name=f"executor-{index}"
+        )
+
+    async def stop_all_executors(self) -> None:
+        self.stop_executors.set()
+        tasks = [*self.executor_tasks.values(), *self.retired_executors]
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def run_executor(self, index: int, life: int = 0) -> None:
         """Assign, work a little, close (retrying the close elsewhere), until told to stop."""
         key = self.colony().executor_keys[index]
-        name, rng = f"e{index}", random.Random(f"{self.config.seed}-e{index}")
+        name, rng = f"e{index}", random.Random(f"{self.config.seed}-e{index}-{life}")
         while not self.stop_executors.is_set():
             process = await self._assign(name, key, rng)
             if process is None:
                 continue
-            await asyncio.sleep(rng.uniform(0, self.config.work_max))
+            self.working[index] = process  # an executor-kill fault strikes here
+            self.someone_working.set()
+            try:
+                await asyncio.sleep(rng.uniform(0, self.config.work_max))
+            finally:
+                self.working.pop(index, None)
+                if not self.working:
+                    self.someone_working.clear()
             kind = "failed" if rng.random() < self.config.fail_ratio else "successful"
             await self._close(name, key, rng, process, kind)
 
@@ -342,7 +391,25 @@ class Workload:
             await self.inject(rng, index)
             index += 1
 
+    def next_kind(self, rng: random.Random) -> str:
+        """Shuffled rounds over the configured kinds: every kind comes up once a round."""
+        if not self._round:
+            kinds = list(self.config.faults)
+            rng.shuffle(kinds)
+            self._round = kinds
+        return self._round.pop()
+
     async def inject(self, rng: random.Random, index: int) -> None:
+        """One fault of the next kind, healed before returning."""
+        kind = self.next_kind(rng)
+        if kind in REPLICA_FAULTS:
+            await self._replica_fault(rng, index, kind)
+        elif kind in DATABASE_FAULTS:
+            await self._database_fault(index, kind)
+        else:
+            await self._executor_fault(rng, index)
+
+    async def _replica_fault(self, rng: random.Random, index: int, kind: str) -> None:
         """Kill -9 (restart later) or SIGSTOP (SIGCONT later) one replica; first the leader."""
         leader = await self.leader_name()
         wants_leader = index == 0 or rng.random() < 0.5
@@ -350,7 +417,6 @@ class Workload:
         others = [n for n in names if n != leader]
         target_name = leader if wants_leader and leader else rng.choice(others)
         target = next(r for r in self.cluster.replicas if r.name == target_name)
-        kind = rng.choice(["kill", "pause"])
         self.faulted = target
         if kind == "kill":
             self.cluster.kill(target)
@@ -369,6 +435,54 @@ class Workload:
             self.history.record("heal", kind="resume", replica=target.name, index=index)
         self.faulted = None
 
+    async def _database_fault(self, index: int, kind: str) -> None:
+        """Fail the primary over to its standby, restart it, or pause it (a lost network).
+
+        The launcher's calls block (a promotion, a base backup), so they run on a thread
+        while the actors keep going.
+        """
+        pair = self.database
+        assert pair is not None, "database faults need the run's own primary and standby"
+        self.history.record("fault", kind=kind, replica=DATABASE, leader=False, index=index)
+        if kind == "db-failover":
+            await asyncio.to_thread(pair.fail_over)
+            self.history.record("heal", kind="promoted", replica=DATABASE, index=index)
+            await asyncio.to_thread(pair.rebuild_standby)
+            self.history.record("heal", kind="standby-rebuilt", replica=DATABASE, index=index)
+        elif kind == "db-restart":
+            await asyncio.to_thread(pair.primary.restart, self.config.db_down_seconds)
+            self.history.record("heal", kind="restarted", replica=DATABASE, index=index)
+        else:
+            pair.primary.pause()
+            try:
+                await asyncio.sleep(self.config.pause_seconds)
+            finally:
+                pair.primary.resume()
+            self.history.record("heal", kind="resume", replica=DATABASE, index=index)
+
+    async def _executor_fault(self, rng: random.Random, index: int) -> None:
+        """Kill an executor in the middle of a process; a new one takes its place later.
+
+        Its process stays RUNNING until its maxexectime passes; then the deadline scan puts
+        it back in the queue and another executor finishes it (`abandoned_processes`).
+        """
+        if not self.working:
+            await _wait(self.someone_working, WORKING_WAIT)
+        if not self.working:
+            return
+        victim = rng.choice(sorted(self.working))
+        process = self.working[victim]
+        task = self.executor_tasks.pop(victim)
+        task.cancel()
+        self.retired_executors.append(task)
+        self.history.record(
+            "fault", kind="executor-kill", replica=f"e{victim}", leader=False, index=index,
+            processid=process["processid"], retries=process["retries"],
+        )  # fmt: skip
+        await asyncio.sleep(self.config.restart_delay)
+        self.start_executor(victim, life=index + 1)
+        self.history.record("heal", kind="restart", replica=f"e{victim}", index=index)
+
     async def leader_name(self) -> str | None:
         """The replica most live replicas name as leader (None when they do not know)."""
         try:
@@ -382,7 +496,12 @@ class Workload:
         return next((r.name for r in self.cluster.replicas if r.raft_address == address), None)
 
     def heal_all(self) -> None:
-        """Whatever the injector left behind: every replica running and not stopped."""
+        """Whatever the injector left behind: every replica and the database running."""
+        if self.database is not None:
+            if self.database.primary.running:
+                self.database.primary.resume()
+            else:
+                self.database.primary.start()
         for replica in self.cluster.replicas:
             if replica.alive:
                 self.cluster.resume(replica)

@@ -10,7 +10,7 @@ from rich.console import Console
 
 from colonies_ha.chaos.report import render
 from colonies_ha.chaos.runner import run_chaos
-from colonies_ha.chaos.workload import ChaosConfig
+from colonies_ha.chaos.workload import DATABASE_FAULTS, FAULT_KINDS, ChaosConfig
 
 
 @click.command(context_settings={"show_default": True})
@@ -20,7 +20,13 @@ from colonies_ha.chaos.workload import ChaosConfig
     "--fault-interval",
     default=8.0,
     type=click.FloatRange(4),
-    help="Mean seconds between faults (each SIGKILL or SIGSTOP, leader included).",
+    help="Mean seconds between faults (one at a time, each healed before the next).",
+)
+@click.option(
+    "--faults",
+    default="all",
+    help="Comma-separated fault kinds, in shuffled rounds: " + ", ".join(FAULT_KINDS) + ". "
+    "'all' leaves out the database ones when --database-url is given.",
 )
 @click.option("--seed", default=1, type=int, help="Fixes the fault schedule and the dice.")
 @click.option("--executors", default=6, type=click.IntRange(1), help="Concurrent executors.")
@@ -64,6 +70,7 @@ def chaos(
     duration: float,
     fault_interval: float,
     seed: int,
+    faults: str,
     executors: int,
     submitters: int,
     submit_rate: float,
@@ -75,6 +82,7 @@ def chaos(
 ) -> None:
     """Run replicas on loopback under load and faults; exit 1 on any invariant violation."""
     config = ChaosConfig(
+        faults=_fault_kinds(faults, own_database=database_url is None),
         replicas=replicas,
         duration=duration,
         fault_interval=fault_interval,
@@ -93,3 +101,21 @@ def chaos(
     render(result, console)
     if not result.ok:
         raise SystemExit(1)
+
+
+def _fault_kinds(text: str, *, own_database: bool) -> tuple[str, ...]:
+    if text.strip() == "all":
+        kinds = FAULT_KINDS
+        return kinds if own_database else tuple(k for k in kinds if k not in DATABASE_FAULTS)
+    kinds = tuple(k.strip() for k in text.split(",") if k.strip())
+    unknown = sorted(set(kinds) - set(FAULT_KINDS))
+    if unknown or not kinds:
+        raise click.BadParameter(
+            f"unknown {unknown}; choose from {', '.join(FAULT_KINDS)}", param_hint="--faults"
+        )
+    if not own_database and set(kinds) & set(DATABASE_FAULTS):
+        raise click.BadParameter(
+            "database faults need the run's own database; leave out --database-url",
+            param_hint="--faults",
+        )
+    return kinds

@@ -21,7 +21,7 @@ from colonies_ha.config import (
     ServerConfig,
 )
 from colonies_ha.domain.ids import is_hex64
-from colonies_ha.replica import ConfigError, check_config
+from colonies_ha.replica import ConfigError, UnsafeDatabase, check_config
 
 # The shipped deploy/k8s/secret.env holds placeholders containing this mark; a replica refuses
 # them rather than run with a secret everyone who read the repository knows.
@@ -48,7 +48,10 @@ def require_valid(config: ServerConfig) -> None:
 def run_server(config: ServerConfig) -> None:
     """Run until SIGTERM/SIGINT."""
     require_valid(config)
-    run_replica_loop(run_until_signalled(config))
+    try:
+        run_replica_loop(run_until_signalled(config))
+    except UnsafeDatabase as error:
+        raise click.ClickException(str(error)) from error
 
 
 def replica_options(command: click.Command) -> click.Command:
@@ -89,6 +92,14 @@ def replica_options(command: click.Command) -> click.Command:
         click.option("--db-user", envvar="COLONIES_DB_USER", show_envvar=True, default="postgres"),
         click.option("--db-password", envvar="COLONIES_DB_PASSWORD", show_envvar=True, default=""),
         click.option("--db-name", envvar="COLONIES_DB_NAME", show_envvar=True, default="postgres"),
+        click.option(
+            "--require-sync-replication",
+            is_flag=True,
+            envvar="COLONIES_REQUIRE_SYNC_REPLICATION",
+            show_envvar=True,
+            help="Refuse to start unless the database primary waits for a synchronous "
+            "standby (otherwise only a loud warning).",
+        ),
         click.option(
             "--max-body-bytes",
             default=DEFAULT_MAX_BODY_BYTES,
@@ -177,6 +188,7 @@ def config_from_options(options: dict[str, object]) -> ServerConfig:
         cluster_secret=str(options["cluster_secret"]),
         raft_data_dir=str(options["raft_data_dir"]),
         advertise_url=str(options["advertise_url"]),
+        require_sync_replication=bool(options["require_sync_replication"]),
     )
 
 

@@ -22,7 +22,7 @@ from typing import Any
 
 import psycopg
 
-from colonies_ha.store.db import Conn
+from colonies_ha.store.db import Conn, connection_kwargs
 from colonies_ha.store.queries import Q
 
 log = logging.getLogger(__name__)
@@ -92,7 +92,10 @@ class EventHub:
         while True:
             try:
                 async with await psycopg.AsyncConnection.connect(
-                    self._url, autocommit=True, application_name=LISTENER_NAME
+                    self._url,
+                    autocommit=True,
+                    application_name=LISTENER_NAME,
+                    **connection_kwargs(self._url),
                 ) as conn:
                     await conn.execute(f"LISTEN {CHANNEL}")
                     await conn.execute(f"LISTEN {TOPICS}")

@@ -18,8 +18,9 @@ from typing import Any
 from pysyncobj import SyncObj, SyncObjConf
 from pysyncobj.syncobj import _RAFT_STATE
 
+from colonies_ha.domain.errors import DatabaseUnavailable
 from colonies_ha.store import repo
-from colonies_ha.store.db import Database
+from colonies_ha.store.db import BOUNDS, UNAVAILABLE_ERRORS, Database
 
 log = logging.getLogger(__name__)
 
@@ -225,9 +226,15 @@ class RaftLeadership:
             if self._stopping:
                 return
             try:
-                await self._reconcile()
+                # Bounded, and waited for to the end (not abandoned): two overlapping epoch
+                # bumps of ours would fence each other.
+                async with asyncio.timeout(BOUNDS.background):
+                    await self._reconcile()
             except asyncio.CancelledError:
                 raise
+            except (TimeoutError, DatabaseUnavailable, *UNAVAILABLE_ERRORS) as exc:
+                log.warning("leadership reconciliation: database unavailable (%r); retrying", exc)
+                await asyncio.sleep(REFRESH_PERIOD)
             except Exception:
                 log.exception("leadership reconciliation failed; retrying")
                 await asyncio.sleep(REFRESH_PERIOD)

@@ -43,3 +43,16 @@ class Conflict(ColoniesError):
 
 class TooManyRequests(ColoniesError):
     status = 429
+
+
+class DatabaseUnavailable(ColoniesError):
+    """The database could not serve the request within its bound (down, failing over, or
+    accepting connections but committing nothing).  Nothing was acknowledged: the client may
+    try again after `retry_after` seconds; a write may or may not have taken effect, exactly
+    as when a reply is lost."""
+
+    status = 503
+
+    def __init__(self, message: str, retry_after: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

@@ -6,8 +6,9 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
-from colonies_ha.domain.errors import NotLeader
+from colonies_ha.domain.errors import DatabaseUnavailable, NotLeader
 from colonies_ha.services.context import Context
+from colonies_ha.store.db import BOUNDS, UNAVAILABLE_ERRORS
 
 log = logging.getLogger(__name__)
 
@@ -40,11 +41,14 @@ class ScanRunner:
 
     async def _run_one(self, name: str, scan: Scan, epoch: int) -> None:
         try:
-            changed = await scan(self._ctx, epoch)
+            async with asyncio.timeout(BOUNDS.background):  # a paused database answers nothing
+                changed = await scan(self._ctx, epoch)
             if changed:
                 self._ctx.metrics.scan_actions.labels(name).inc(changed)
                 log.debug("%s scan changed %d rows", name, changed)
         except NotLeader:
             self._ctx.leadership.lost(epoch)
+        except (TimeoutError, DatabaseUnavailable, *UNAVAILABLE_ERRORS) as exc:
+            log.warning("%s scan: database unavailable (%r); runs again next interval", name, exc)
         except Exception:
             log.exception("%s scan failed; it runs again next interval", name)

@@ -28,6 +28,7 @@ async def test_a_short_chaos_run_keeps_every_invariant(
         seed=7,
         executors=4,
         settle_timeout=30,
+        faults=("kill", "pause"),  # on the session's database: replica faults only
         history_path=history,
         database_url=database_url,
         workdir=workdir,

@@ -823,3 +823,36 @@ LIMIT %(limit)s;
 -- name: notify_topic
 -- Wakes waiters of one topic (a channel) on every replica, at commit.
 SELECT pg_notify('colonies_ha_topics', %(topic)s);
+
+-- name: ready_probe
+-- A tiny write on this replica's own row, under a short statement_timeout set just before.
+INSERT INTO ready_probes (node_name) VALUES (%(node_name)s)
+ON CONFLICT (node_name) DO UPDATE SET probed = now();
+
+-- name: session_setup
+-- Every pooled session: bounded waits (see store/db.py for the values and why), read
+-- committed (the fencing check must see the last committed bump), and commits that wait for
+-- the synchronous standby even when the server's default was lowered to off/local.
+SELECT set_config('statement_timeout', %(statement_timeout)s, false),
+       set_config('lock_timeout', %(lock_timeout)s, false),
+       set_config('idle_in_transaction_session_timeout', %(idle_timeout)s, false),
+       set_config('default_transaction_isolation', 'read committed', false),
+       CASE WHEN current_setting('synchronous_commit') IN ('off', 'local')
+            THEN set_config('synchronous_commit', 'on', false) END;
+
+-- name: epoch_bump_lock_timeout
+-- The epoch bump waits for every transaction of the old epoch (bounded by their own
+-- statement and idle timeouts), so it may wait longer than an ordinary lock.
+SELECT set_config('lock_timeout', %(lock_timeout)s, true);
+
+-- name: probe_statement_timeout
+SELECT set_config('statement_timeout', %(statement_timeout)s, true);
+
+-- name: replication_settings
+-- What the start-up check needs to tell whether an acknowledged commit survives promotion.
+SELECT pg_is_in_recovery() AS in_recovery,
+       current_setting('synchronous_commit') AS synchronous_commit,
+       current_setting('synchronous_standby_names') AS synchronous_standby_names,
+       (SELECT count(*) FROM pg_stat_replication
+         WHERE sync_state IN ('sync', 'quorum')) AS sync_standbys,
+       (SELECT count(*) FROM pg_stat_replication) AS standbys;
