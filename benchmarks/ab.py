@@ -4,7 +4,8 @@ Each tree is a directory holding a `colonies_ha` package (export the old one wit
 `mkdir /tmp/old && git archive HEAD~1 colonies_ha | tar -x -C /tmp/old`).  The same
 single-replica cycle load runs against a server started from each tree in turn, alternating
 for `--rounds` rounds so that drifting background load hits both alike; it prints cycles/s,
-the server's CPU per cycle (the steadier number on a shared machine) and assign p99.
+the server's CPU per cycle (the steadier number on a shared machine) and assign p99 of each
+round, then B/A ratios with their spread over the rounds.
 """
 
 from __future__ import annotations
@@ -12,6 +13,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import statistics
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -19,11 +23,30 @@ from benchmarks.env import BenchPostgres, ServerProcess, http_session, make_colo
 from benchmarks.load import run_cycles
 
 
-async def measure(
-    pg: BenchPostgres, tree: Path, workers: list[int]
-) -> dict[int, tuple[int, int, float]]:
-    """One server from `tree` (first on PYTHONPATH), each worker count for 5 s."""
+def use_tree(tree: Path) -> None:
+    """Make servers started from now on import `colonies_ha` from `tree`.
+
+    PYTHONPATH alone is not enough: `python -m` puts the working directory first on
+    sys.path, so a runner started from a checkout would measure that checkout twice.
+    PYTHONSAFEPATH (Python 3.11) leaves the working directory out.
+    """
     os.environ["PYTHONPATH"] = str(tree)
+    os.environ["PYTHONSAFEPATH"] = "1"
+    found = subprocess.run(
+        [sys.executable, "-c", "import colonies_ha; print(colonies_ha.__file__)"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    if not Path(found).resolve().is_relative_to(tree.resolve()):
+        raise SystemExit(f"the server would import colonies_ha from {found}, not from {tree}")
+
+
+async def measure(
+    pg: BenchPostgres, tree: Path, workers: list[int], seconds: float
+) -> dict[int, tuple[int, int, float]]:
+    """One server from `tree`, each worker count for `seconds` after 1 s of warm-up."""
+    use_tree(tree)
     server = ServerProcess(pg.new_database("ab"), Path(tempfile.mkdtemp()))
     server.start()
     found = {}
@@ -38,7 +61,7 @@ async def measure(
                     [server.url],
                     colony,
                     count,
-                    duration=5.0,
+                    duration=seconds,
                     warmup=1.0,
                     server_pids=(server.process.pid,),
                 )
@@ -52,13 +75,16 @@ async def measure(
     return found
 
 
-async def compare(trees: list[Path], workers: list[int], rounds: int) -> None:
+async def compare(trees: list[Path], workers: list[int], rounds: int, seconds: float) -> None:
+    """A, B, A, B, ...: each round measures both trees, so drifting load hits both alike."""
     pg = BenchPostgres()
     pg.start()
+    found: dict[tuple[Path, int], list[tuple[int, int, float]]] = {}
     try:
         for round_ in range(rounds):
             for tree in trees:
-                for count, (rate, cpu, p99) in (await measure(pg, tree, workers)).items():
+                for count, (rate, cpu, p99) in (await measure(pg, tree, workers, seconds)).items():
+                    found.setdefault((tree, count), []).append((rate, cpu, p99))
                     print(
                         f"round {round_} {tree}: {count:3d} workers {rate:5d} cycles/s "
                         f"{cpu:5d} us/cycle assign p99 {p99} ms",
@@ -66,16 +92,42 @@ async def compare(trees: list[Path], workers: list[int], rounds: int) -> None:
                     )
     finally:
         pg.stop()
+    print(summary(trees, workers, found))
+
+
+def summary(
+    trees: list[Path],
+    workers: list[int],
+    found: dict[tuple[Path, int], list[tuple[int, int, float]]],
+) -> str:
+    """Per worker count: both means, and B/A of the means with the range of the per-round
+    ratios (round i of B against round i of A)."""
+    old, new = trees
+    lines = ["workers | A cycles/s | B cycles/s | B/A (per-round range) | A us/cycle | B us/cycle"]
+    for count in workers:
+        a, b = found[(old, count)], found[(new, count)]
+        rate = [y[0] / x[0] for x, y in zip(a, b, strict=True) if x[0]]
+        cpu = [y[1] / x[1] for x, y in zip(a, b, strict=True) if x[1]]
+        mean_a, mean_b = statistics.mean(x[0] for x in a), statistics.mean(y[0] for y in b)
+        cpu_a, cpu_b = statistics.mean(x[1] for x in a), statistics.mean(y[1] for y in b)
+        lines.append(
+            f"{count:7d} | {mean_a:10.0f} | {mean_b:10.0f} | "
+            f"{mean_b / mean_a:.2f}x ({min(rate):.2f}-{max(rate):.2f}) | "
+            f"{cpu_a:10.0f} | {cpu_b:10.0f} (B/A {cpu_b / cpu_a:.2f}, "
+            f"{min(cpu):.2f}-{max(cpu):.2f})"
+        )
+    return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.ab", description=__doc__)
     parser.add_argument("trees", nargs=2, type=Path, help="OLD_TREE NEW_TREE")
     parser.add_argument("--workers", default="8,32", help="comma-separated worker counts")
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=float, default=5.0, help="measured seconds per point")
     args = parser.parse_args()
     workers = [int(w) for w in args.workers.split(",")]
-    asyncio.run(compare([t.resolve() for t in args.trees], workers, args.rounds))
+    asyncio.run(compare([t.resolve() for t in args.trees], workers, args.rounds, args.seconds))
 
 
 if __name__ == "__main__":
