@@ -32,8 +32,7 @@ MAX_ASSIGN_TIMEOUT = 3600
 @rpc("submitfuncspecmsg")
 async def submit_function_spec(ctx: Context, req: Req) -> Any:
     spec = parse_function_spec(req.msg.get("spec"))
-    async with ctx.db.connection() as conn:
-        await auth.require_member(conn, req.caller_id, spec["conditions"]["colonyid"])
+    await auth.require_member_coalesced(ctx, req.caller_id, spec["conditions"]["colonyid"])
     return await processes.submit(ctx, spec)
 
 
@@ -43,8 +42,7 @@ async def assign_process(ctx: Context, req: Req) -> Any:
     timeout = get_int(req.msg, "timeout", default=0, high=MAX_ASSIGN_TIMEOUT)
     if timeout <= 0:
         raise BadRequest("assignprocessmsg needs a timeout of at least 1 second")
-    async with ctx.db.connection() as conn:
-        member = await auth.require_member(conn, req.caller_id, colonyid)
+    member = await auth.require_member_coalesced(ctx, req.caller_id, colonyid)
     wait_seconds: float = timeout
     if req.relay is not None and req.relay.wait_limit is not None:
         wait_seconds = min(wait_seconds, req.relay.wait_limit)  # what the client has left

@@ -8,10 +8,13 @@ colony.  Assignee rules are compare-and-set conditions in the store, not checks 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from colonies_ha.domain.errors import Forbidden, NotFound
 from colonies_ha.domain.states import ExecutorState
+from colonies_ha.services import batches
+from colonies_ha.services.context import Context
 from colonies_ha.store import repo
 from colonies_ha.store.db import Conn
 
@@ -37,6 +40,15 @@ async def require_colony_owner(conn: Conn, caller_id: str, colonyid: str) -> Non
 
 async def require_member(conn: Conn, caller_id: str, colonyid: str) -> Member:
     executor = await repo.get_executor(conn, caller_id)
+    _check_membership(executor, caller_id, colonyid)
+    assert executor is not None
+    return Member(executor["executorid"], executor["colonyid"], executor["executortype"])
+
+
+async def require_member_coalesced(ctx: Context, caller_id: str, colonyid: str) -> Member:
+    """require_member on the hot path (submit, assign): the executor lookup shares one
+    statement with the concurrent requests' lookups (see services.coalesce)."""
+    executor = await ctx.batches.executor.run(None, caller_id, partial(batches.executor_batch, ctx))
     _check_membership(executor, caller_id, colonyid)
     assert executor is not None
     return Member(executor["executorid"], executor["colonyid"], executor["executortype"])

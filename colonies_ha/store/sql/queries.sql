@@ -68,6 +68,10 @@ RETURNING *;
 -- name: get_executor
 SELECT * FROM executors WHERE executorid = %(executorid)s;
 
+-- name: get_executors_by_id
+-- get_executor for the callers of several concurrent requests (coalesced membership checks).
+SELECT * FROM executors WHERE executorid = ANY (%(executorids)s::text[]);
+
 -- name: get_executors
 SELECT * FROM executors WHERE colonyid = %(colonyid)s ORDER BY executorname;
 
@@ -239,6 +243,124 @@ SELECT c.*, pg_notify('colonies_ha', json_build_object(
            'processid', c.processid, 'colonyid', c.colonyid, 'executortype', c.executortype,
            'state', c.state, 'processgraphid', c.processgraphid)::text) AS notified
 FROM closed c;
+
+-- name: submit_processes
+-- Group commit of plain submits (colonies_ha.services.batches): the rows of several requests,
+-- as one JSON array of submit_process's columns, in one statement and one implicit
+-- transaction, each with its NOTIFY.  A failure fails them all; the caller then stores them
+-- one by one, so each request gets its own error.
+WITH inserted AS (
+    INSERT INTO processes (processid, colonyid, executortype, executorids, prioritytime,
+                           submissiontime, waitdeadline, maxretries, maxexectime, maxwaittime,
+                           waitforparents, parents, children, processgraphid, spec, input)
+    SELECT processid, colonyid, executortype, executorids, prioritytime,
+           submissiontime, waitdeadline, maxretries, maxexectime, maxwaittime,
+           waitforparents, parents, children, processgraphid, spec, input
+    FROM jsonb_populate_recordset(NULL::processes, %(rows)s)
+    RETURNING processid, colonyid, executortype, state, processgraphid
+)
+SELECT pg_notify('colonies_ha', json_build_object(
+           'processid', processid, 'colonyid', colonyid, 'executortype', executortype,
+           'state', state, 'processgraphid', processgraphid)::text)
+FROM inserted;
+
+-- name: close_processes
+-- Group commit of closes: the same compare-and-set as close_successful / close_failed, per
+-- row (running, and assigned to the executor that closes it).  Only processes outside a
+-- workflow are closed here (a graph member needs the graph lock and its release of
+-- children); a request whose row is not returned goes the one-by-one way, which closes
+-- graph members and explains a refusal.  The caller passes each process at most once.  The
+-- function statistics are folded per (executor, function) first, so two closes of one
+-- function in a batch count twice (an UPDATE … FROM updates a row once).
+WITH req AS (
+    SELECT * FROM jsonb_to_recordset(%(closes)s)
+        AS r(processid text, executorid text, state smallint, output jsonb, errors jsonb)
+), closed AS (
+    UPDATE processes p SET state = r.state, endtime = now(), execdeadline = NULL,
+        output = CASE WHEN r.state = 2 THEN r.output ELSE p.output END,
+        errors = CASE WHEN r.state = 3 THEN r.errors ELSE p.errors END
+    FROM req r
+    WHERE p.processid = r.processid AND p.state = 1 AND p.assignedexecutorid = r.executorid
+      AND p.processgraphid = ''
+    RETURNING p.processid, p.colonyid, p.executortype, p.state, p.processgraphid,
+              p.assignedexecutorid, coalesce(p.spec->>'funcname', '') AS funcname,
+              greatest(extract(epoch FROM p.starttime - p.submissiontime), 0)::float8 AS w,
+              greatest(extract(epoch FROM p.endtime - p.starttime), 0)::float8 AS e
+), run AS (
+    SELECT assignedexecutorid, funcname, count(*) AS n,
+           min(w) AS minw, max(w) AS maxw, sum(w) AS sumw,
+           min(e) AS mine, max(e) AS maxe, sum(e) AS sume
+    FROM closed WHERE state = 2
+    GROUP BY assignedexecutorid, funcname
+), stats AS (
+    UPDATE functions f SET
+        counter     = f.counter + v.n,
+        minwaittime = CASE WHEN f.counter = 0 THEN v.minw ELSE least(f.minwaittime, v.minw) END,
+        maxwaittime = greatest(f.maxwaittime, v.maxw),
+        minexectime = CASE WHEN f.counter = 0 THEN v.mine ELSE least(f.minexectime, v.mine) END,
+        maxexectime = greatest(f.maxexectime, v.maxe),
+        avgwaittime = (f.avgwaittime * f.counter + v.sumw) / (f.counter + v.n),
+        avgexectime = (f.avgexectime * f.counter + v.sume) / (f.counter + v.n)
+    FROM run v
+    WHERE f.executorid = v.assignedexecutorid AND f.funcname = v.funcname
+)
+SELECT c.processid, pg_notify('colonies_ha', json_build_object(
+           'processid', c.processid, 'colonyid', c.colonyid, 'executortype', c.executortype,
+           'state', c.state, 'processgraphid', c.processgraphid)::text) AS notified
+FROM closed c;
+
+-- name: lock_keys
+-- Exclusive locks on several keys (relayed claims' receipts) in one fixed order, so two
+-- claims naming overlapping receipts queue instead of deadlocking.  Taken after the
+-- fencing lock, never before (see fence_lock_shared_and_key).
+SELECT pg_advisory_xact_lock(7411002, h)
+FROM (SELECT DISTINCT hashtext(k) AS h FROM unnest(%(keys)s::text[]) AS k ORDER BY h) AS ordered;
+
+-- name: processes_by_receipts
+-- process_by_receipt for the receipts of a batched claim (read under their locks).
+SELECT p.*, process_attributes(p.processid) AS attributes FROM processes p
+WHERE assign_receipt = ANY (%(receipts)s::text[]) AND state = 1;
+
+-- name: lock_claim_candidates
+-- A batched claim's first half: the best waiting processes that at least one of the waiters
+-- may take, as many as there are waiters, locked (SKIP LOCKED: a row another transaction
+-- holds is passed over, never waited for).  The service pairs them with the waiters in
+-- priority order (colonies_ha.domain.matching) and claim_processes claims the pairs in the
+-- same transaction; a locked row left unpaired is released at commit, unchanged.
+SELECT processid, executorids FROM processes
+WHERE colonyid = %(colonyid)s AND state = 0 AND NOT waitforparents
+  AND executortype = %(executortype)s
+  AND (executorids = '{}' OR executorids && %(executorids)s::text[])
+ORDER BY prioritytime
+LIMIT %(n)s
+FOR UPDATE SKIP LOCKED;
+
+-- name: claim_processes
+-- A batched claim's second half: assign_process's UPDATE for several (process, executor,
+-- receipt) pairs whose rows this transaction locked; `state = 0` is re-checked all the same.
+WITH pick AS (
+    SELECT * FROM jsonb_to_recordset(%(picks)s) AS k(processid text, executorid text,
+                                                     receipt text)
+), heard AS (
+    UPDATE executors SET lastheardfromtime = now()
+    WHERE executorid IN (SELECT executorid FROM pick)
+      AND (lastheardfromtime IS NULL OR lastheardfromtime < now() - interval '1 second')
+), claimed AS (
+    UPDATE processes p SET
+        state = 1, isassigned = true, assignedexecutorid = k.executorid,
+        attempt = p.attempt + 1, starttime = now(), assign_receipt = k.receipt,
+        execdeadline = CASE WHEN p.maxexectime > 0
+                            THEN now() + make_interval(secs => p.maxexectime) END,
+        input = CASE WHEN cardinality(p.parents) > 0 THEN parents_output(p.parents)
+                     ELSE p.input END
+    FROM pick k
+    WHERE p.processid = k.processid AND p.state = 0
+    RETURNING p.*, process_attributes(p.processid) AS attributes
+)
+SELECT c.*, pg_notify('colonies_ha', json_build_object(
+           'processid', c.processid, 'colonyid', c.colonyid, 'executortype', c.executortype,
+           'state', c.state, 'processgraphid', c.processgraphid)::text) AS notified
+FROM claimed c;
 
 -- name: list_processes
 -- An empty executortype (what clients of the protocol send, by leaving it out) lists all.
