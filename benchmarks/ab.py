@@ -1,7 +1,8 @@
 """Before/after of a server change: `python -m benchmarks.ab OLD_TREE NEW_TREE`.
 
 Each tree is a directory holding a `colonies_ha` package (export the old one with
-`mkdir /tmp/old && git archive HEAD~1 colonies_ha | tar -x -C /tmp/old`).  The same
+`mkdir /tmp/old && git archive HEAD~1 colonies_ha | tar -x -C /tmp/old`, and the new one
+the same way: a server started for a tree imports that tree, never the working directory).  The same
 single-replica cycle load runs against a server started from each tree in turn, alternating
 for `--rounds` rounds so that drifting background load hits both alike; it prints cycles/s,
 the server's CPU per cycle (the steadier number on a shared machine) and assign p99 of each
@@ -12,10 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import statistics
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
@@ -23,31 +21,11 @@ from benchmarks.env import BenchPostgres, ServerProcess, http_session, make_colo
 from benchmarks.load import run_cycles
 
 
-def use_tree(tree: Path) -> None:
-    """Make servers started from now on import `colonies_ha` from `tree`.
-
-    PYTHONPATH alone is not enough: `python -m` puts the working directory first on
-    sys.path, so a runner started from a checkout would measure that checkout twice.
-    PYTHONSAFEPATH (Python 3.11) leaves the working directory out.
-    """
-    os.environ["PYTHONPATH"] = str(tree)
-    os.environ["PYTHONSAFEPATH"] = "1"
-    found = subprocess.run(
-        [sys.executable, "-c", "import colonies_ha; print(colonies_ha.__file__)"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
-    if not Path(found).resolve().is_relative_to(tree.resolve()):
-        raise SystemExit(f"the server would import colonies_ha from {found}, not from {tree}")
-
-
 async def measure(
     pg: BenchPostgres, tree: Path, workers: list[int], seconds: float
 ) -> dict[int, tuple[int, int, float]]:
     """One server from `tree`, each worker count for `seconds` after 1 s of warm-up."""
-    use_tree(tree)
-    server = ServerProcess(pg.new_database("ab"), Path(tempfile.mkdtemp()))
+    server = ServerProcess(pg.new_database("ab"), Path(tempfile.mkdtemp()), tree=tree)
     server.start()
     found = {}
     try:
