@@ -23,7 +23,7 @@ from benchmarks.load import run_cycles
 
 async def measure(
     pg: BenchPostgres, tree: Path, workers: list[int], seconds: float
-) -> dict[int, tuple[int, int, float]]:
+) -> dict[int, tuple[int, int, float, int]]:
     """One server from `tree`, each worker count for `seconds` after 1 s of warm-up."""
     server = ServerProcess(pg.new_database("ab"), Path(tempfile.mkdtemp()), tree=tree)
     server.start()
@@ -42,11 +42,13 @@ async def measure(
                     duration=seconds,
                     warmup=1.0,
                     server_pids=(server.process.pid,),
+                    postmaster_pid=pg.server.pid if pg.server else None,
                 )
                 found[count] = (
                     round(run["cycles_per_s"]),
                     round(run["server_cpu_us_per_cycle"] or 0),
                     round(run["assign_ms"]["p99"], 1),
+                    round(run["postgres_cpu_us_per_cycle"] or 0),
                 )
     finally:
         server.stop()
@@ -57,15 +59,16 @@ async def compare(trees: list[Path], workers: list[int], rounds: int, seconds: f
     """A, B, A, B, ...: each round measures both trees, so drifting load hits both alike."""
     pg = BenchPostgres()
     pg.start()
-    found: dict[tuple[Path, int], list[tuple[int, int, float]]] = {}
+    found: dict[tuple[Path, int], list[tuple[int, int, float, int]]] = {}
     try:
         for round_ in range(rounds):
             for tree in trees:
-                for count, (rate, cpu, p99) in (await measure(pg, tree, workers, seconds)).items():
-                    found.setdefault((tree, count), []).append((rate, cpu, p99))
+                for count, point in (await measure(pg, tree, workers, seconds)).items():
+                    found.setdefault((tree, count), []).append(point)
+                    rate, cpu, p99, pg_cpu = point
                     print(
                         f"round {round_} {tree}: {count:3d} workers {rate:5d} cycles/s "
-                        f"{cpu:5d} us/cycle assign p99 {p99} ms",
+                        f"{cpu:5d} us/cycle (PostgreSQL {pg_cpu:5d}) assign p99 {p99} ms",
                         flush=True,
                     )
     finally:
@@ -76,23 +79,29 @@ async def compare(trees: list[Path], workers: list[int], rounds: int, seconds: f
 def summary(
     trees: list[Path],
     workers: list[int],
-    found: dict[tuple[Path, int], list[tuple[int, int, float]]],
+    found: dict[tuple[Path, int], list[tuple[int, int, float, int]]],
 ) -> str:
     """Per worker count: both means, and B/A of the means with the range of the per-round
     ratios (round i of B against round i of A)."""
     old, new = trees
-    lines = ["workers | A cycles/s | B cycles/s | B/A (per-round range) | A us/cycle | B us/cycle"]
+    lines = [
+        "workers | A cycles/s | B cycles/s | B/A (per-round range) | A us/cycle | B us/cycle"
+        " | replica + PostgreSQL us/cycle A, B (B/A)"
+    ]
     for count in workers:
         a, b = found[(old, count)], found[(new, count)]
         rate = [y[0] / x[0] for x, y in zip(a, b, strict=True) if x[0]]
         cpu = [y[1] / x[1] for x, y in zip(a, b, strict=True) if x[1]]
         mean_a, mean_b = statistics.mean(x[0] for x in a), statistics.mean(y[0] for y in b)
         cpu_a, cpu_b = statistics.mean(x[1] for x in a), statistics.mean(y[1] for y in b)
+        both_a = statistics.mean(x[1] + x[3] for x in a)
+        both_b = statistics.mean(y[1] + y[3] for y in b)
         lines.append(
             f"{count:7d} | {mean_a:10.0f} | {mean_b:10.0f} | "
             f"{mean_b / mean_a:.2f}x ({min(rate):.2f}-{max(rate):.2f}) | "
             f"{cpu_a:10.0f} | {cpu_b:10.0f} (B/A {cpu_b / cpu_a:.2f}, "
-            f"{min(cpu):.2f}-{max(cpu):.2f})"
+            f"{min(cpu):.2f}-{max(cpu):.2f}) | {both_a:.0f}, {both_b:.0f} "
+            f"({both_b / both_a:.2f})"
         )
     return "\n".join(lines)
 

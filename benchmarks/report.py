@@ -230,6 +230,7 @@ def _cycle_rows(results: Results) -> list[list[str]]:
                     _fmt(a["p95"], 2),
                     _fmt(a["p99"], 2),
                     _fmt(run.get("server_cpu_us_per_cycle"), 0),
+                    _fmt(run.get("postgres_cpu_us_per_cycle"), 0),
                     str(run["errors"]),
                 ]
             )
@@ -245,6 +246,7 @@ CYCLE_HEAD = [
     "p95",
     "p99",
     "replica CPU µs/cycle",
+    "PostgreSQL CPU µs/cycle",
     "errors",
 ]
 DEPTH_HEAD = ["waiting processes", "assigns", "assign p50 ms", "p95", "p99", "load s"]

@@ -132,6 +132,9 @@ class Runner:
         }
         return 1 + sum(counts[name] for name in self.only)
 
+    def _postmaster(self) -> int | None:
+        return self.pg.server.pid if self.pg.server is not None else None
+
     def step(self, description: str, advance: int = 0) -> None:
         self.progress.update(self.task, description=description, advance=advance)
 
@@ -181,6 +184,7 @@ class Runner:
                     duration=self.plan.duration,
                     warmup=self.plan.warmup,
                     server_pids=pids,
+                    postmaster_pid=self._postmaster(),
                 )
             )
             self.step(f"{label}: {c} workers", 1)
@@ -195,6 +199,7 @@ class Runner:
             warmup=self.plan.warmup,
             rate=peak["cycles_per_s"] / 2,
             server_pids=pids,
+            postmaster_pid=self._postmaster(),
         )
         self.step(f"{label}: half of peak load", 1)
         return {
@@ -230,6 +235,7 @@ class Runner:
                             duration=self.plan.duration,
                             warmup=self.plan.warmup,
                             server_pids=(server.process.pid,),
+                            postmaster_pid=self._postmaster(),
                         )
                     )
                     self.step(f"A/B {name}: {c} workers", 1)
