@@ -9,14 +9,13 @@ row; and each request gets its own result or error.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any
 
 import psycopg
 
-from colonies_ha.domain.matching import pair_claims
+from colonies_ha.domain.errors import NotLeader
 from colonies_ha.services.context import Context
 from colonies_ha.store import batching, repo
-from colonies_ha.store.db import Conn
 
 Row = dict[str, Any]
 
@@ -108,109 +107,38 @@ class Waiter:
     receipt: str | None  # set for an assign a follower relayed
 
 
-class Again:
-    """A waiter left without a process by a batch that may have left some behind."""
+async def claim_batch(ctx: Context, key: ClaimKey, waiters: list[Waiter]) -> list[Row | None]:
+    """One statement for all `waiters` (store function claim_for_waiters): a process each
+    while there are some, None for the others; NotLeader reaches every waiter.
 
-    def __repr__(self) -> str:
-        return "AGAIN"
-
-
-AGAIN: Final = Again()
-ClaimResult = Row | None | Again
-
-
-async def claim_batch(ctx: Context, key: ClaimKey, waiters: list[Waiter]) -> list[ClaimResult]:
-    """One fenced transaction for all `waiters`: a process each while there are some.
-
-    None: nothing a waiter may take is free; AGAIN: the batch found as many candidates as
-    it had waiters but could not pair this one (their executorids conditions), so there
-    may be more beyond: ask again at once.  NotLeader from the fence reaches every waiter.
+    Rows come back marked by (assignee, receipt): a receipt's claim goes to every attempt
+    under it, a direct claim to the next waiter of that executor.
     """
-    if len(waiters) == 1:
-        return [await _claim_one(ctx, key, waiters[0])]
-    receipts = sorted({w.receipt for w in waiters if w.receipt})
-    async with ctx.db.fenced_transaction(key.epoch, serialize_on=receipts) as conn:
-        results: list[ClaimResult] = [None] * len(waiters)
-        earlier = await _earlier_claims(ctx, conn, receipts)
-        first_attempt: dict[str, int] = {}
-        open_waiters: list[int] = []
-        for index, waiter in enumerate(waiters):
-            if waiter.receipt:
-                row = earlier.get(waiter.receipt)
-                if row is not None and row["assignedexecutorid"] == waiter.executorid:
-                    results[index] = row
-                    continue
-                if first_attempt.setdefault(waiter.receipt, index) != index:
-                    continue  # two attempts of one request: one claim, shared below
-            open_waiters.append(index)
-        if open_waiters:
-            await _claim_for(conn, key, waiters, open_waiters, results)
-    for index, waiter in enumerate(waiters):
-        if waiter.receipt and first_attempt.get(waiter.receipt, index) != index:
-            results[index] = results[first_attempt[waiter.receipt]]
-    return results
-
-
-async def _claim_for(
-    conn: Conn,
-    key: ClaimKey,
-    waiters: list[Waiter],
-    open_waiters: list[int],
-    results: list[ClaimResult],
-) -> None:
-    executorids = [waiters[i].executorid for i in open_waiters]
-    candidates = await batching.lock_claim_candidates(
-        conn, key.colonyid, key.executortype, executorids, len(open_waiters)
-    )
-    paired = pair_claims([(c["processid"], c["executorids"]) for c in candidates], executorids)
-    claimed: dict[str, Row] = {}
-    if paired:
-        picks = [
-            {
-                "processid": processid,
-                "executorid": executorids[j],
-                "receipt": waiters[open_waiters[j]].receipt,
-            }
-            for j, processid in paired.items()
-        ]
-        claimed = {row["processid"]: row for row in await batching.claim_processes(conn, picks)}
-    maybe_more = len(candidates) == len(open_waiters)
-    for j, index in enumerate(open_waiters):
-        row = claimed.get(paired[j]) if j in paired else None
-        results[index] = row if row is not None else AGAIN if maybe_more else None
-
-
-async def _claim_one(ctx: Context, key: ClaimKey, waiter: Waiter) -> Row | None:
-    """A lone waiter: the claim statement of the unbatched path, one round trip."""
-    async with ctx.db.fenced_transaction(key.epoch, serialize_on=waiter.receipt) as conn:
-        if waiter.receipt is not None:
-            row = await repo.one(
-                conn,
-                "process_by_receipt",
-                {"receipt": waiter.receipt, "executorid": waiter.executorid},
-            )
-            if row is not None:
-                ctx.metrics.forwarded.labels("redelivered").inc()
-                return row
-        # The claim statement also queues the NOTIFY.
-        return await repo.one(
+    if key.epoch is None:
+        raise NotLeader("this replica is not the leader")
+    async with ctx.db.connection() as conn:
+        rows = await batching.claim_for_waiters(
             conn,
-            "assign_process",
-            {
-                "executorid": waiter.executorid,
-                "colonyid": key.colonyid,
-                "executortype": key.executortype,
-                "receipt": waiter.receipt,
-            },
+            key.epoch,
+            key.colonyid,
+            key.executortype,
+            [(w.executorid, w.receipt) for w in waiters],
         )
-
-
-async def _earlier_claims(ctx: Context, conn: Conn, receipts: list[str]) -> dict[str, Row]:
-    """The claims earlier attempts of these relayed requests committed, by receipt (read
-    under the receipts' locks, so no attempt of them is in flight)."""
-    if not receipts:
-        return {}
-    rows = await batching.processes_by_receipts(conn, receipts)
-    for _ in rows:
-        ctx.metrics.forwarded.labels("redelivered").inc()
-    return {row["assign_receipt"]: row for row in rows}
+    by_receipt: dict[str, Row] = {}
+    direct: dict[str, list[Row]] = {}
+    for row in rows:
+        if row.pop("redelivered"):
+            ctx.metrics.forwarded.labels("redelivered").inc()
+        if row["assign_receipt"] is not None:
+            by_receipt[row["assign_receipt"]] = row
+        else:
+            direct.setdefault(row["assignedexecutorid"], []).append(row)
+    results: list[Row | None] = []
+    for waiter in waiters:
+        if waiter.receipt is not None:
+            row = by_receipt.get(waiter.receipt)
+            results.append(row if row and row["assignedexecutorid"] == waiter.executorid else None)
+        else:
+            mine = direct.get(waiter.executorid)
+            results.append(mine.pop(0) if mine else None)
+    return results

@@ -38,7 +38,7 @@ async def submit(ctx: Context, spec: Json) -> Json:
 
 async def _claim(
     ctx: Context, member: Member, epoch: int | None, receipt: str | None
-) -> Json | batches.Again | None:
+) -> Json | None:
     """Claim in the next batch of this colony and executor type (see services.batches)."""
     key = batches.ClaimKey(member.colonyid, member.executortype, epoch)
     waiter = batches.Waiter(member.executorid, receipt)
@@ -48,8 +48,8 @@ async def _claim(
         if epoch is not None:
             ctx.leadership.lost(epoch)
         raise
-    if row is None or row is batches.AGAIN:
-        return row
+    if row is None:
+        return None
     if row["processgraphid"]:
         async with ctx.db.connection() as conn:
             await workflows.refresh_state_after(conn, row["processgraphid"])
@@ -78,8 +78,6 @@ async def assign(
         # wait still wakes us.
         signal = ctx.events.colony_signal(member.colonyid)
         process = await _claim(ctx, member, epoch, receipt)
-        if process is batches.AGAIN:
-            continue
         if process is not None:
             return process
         remaining = deadline - loop.time()

@@ -12,8 +12,10 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+import psycopg
 from psycopg.types.json import Jsonb
 
+from colonies_ha.domain.errors import NotLeader
 from colonies_ha.store.db import Conn
 from colonies_ha.store.queries import Q
 from colonies_ha.store.repo import Row, all_rows
@@ -71,22 +73,31 @@ async def close_processes(conn: Conn, closes: Sequence[Row]) -> set[str]:
     return {row["processid"] for row in rows}
 
 
-async def processes_by_receipts(conn: Conn, receipts: Sequence[str]) -> list[Row]:
-    return await all_rows(conn, "processes_by_receipts", {"receipts": list(receipts)})
+# SQLSTATE of claim_for_waiters when the fencing epoch moved (migration 0009).
+FENCE_MOVED = "CF001"
 
 
-async def lock_claim_candidates(
-    conn: Conn, colonyid: str, executortype: str, executorids: Sequence[str], n: int
+async def claim_for_waiters(
+    conn: Conn,
+    epoch: int,
+    colonyid: str,
+    executortype: str,
+    waiters: Sequence[tuple[str, str | None]],
 ) -> list[Row]:
+    """Claim for (executorid, receipt) waiters in arrival order; raises NotLeader when the
+    fencing epoch moved (nothing is claimed then)."""
     params = {
+        "epoch": epoch,
         "colonyid": colonyid,
         "executortype": executortype,
-        "executorids": sorted(set(executorids)),
-        "n": n,
+        "executorids": [executorid for executorid, _ in waiters],
+        "receipts": [receipt for _, receipt in waiters],
     }
-    return await all_rows(conn, "lock_claim_candidates", params)
-
-
-async def claim_processes(conn: Conn, picks: Sequence[Row]) -> list[Row]:
-    """Claim (processid, executorid, receipt) pairs whose rows this transaction locked."""
-    return await all_rows(conn, "claim_processes", {"picks": json_rows(picks)})
+    try:
+        return await all_rows(conn, "claim_for_waiters", params)
+    except psycopg.Error as exc:
+        if exc.sqlstate == FENCE_MOVED:
+            raise NotLeader(
+                "this replica's leadership was superseded (fencing epoch moved)"
+            ) from exc
+        raise

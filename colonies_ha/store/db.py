@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib import resources
 from typing import Any, LiteralString, cast
@@ -117,24 +117,20 @@ class Database:
 
     @asynccontextmanager
     async def fenced_transaction(
-        self, epoch: int | None, *, serialize_on: str | Sequence[str] | None = None
+        self, epoch: int | None, *, serialize_on: str | None = None
     ) -> AsyncIterator[Conn]:
         """A leader-only transaction: commits only while `epoch` is still the current one.
 
-        With `serialize_on`, transactions naming the same key run one after the other (one
-        key's lock is taken in the same round trip as the fencing lock; several keys are
-        locked right after it, in a fixed order).
+        With `serialize_on`, transactions naming the same key run one after the other (the
+        key's lock is taken in the same round trip as the fencing lock).
         """
         if epoch is None:
             raise NotLeader("this replica is not the leader")
         async with self.transaction() as conn:
-            if not serialize_on:
+            if serialize_on is None:
                 await conn.execute(Q["fence_lock_shared"])
-            elif isinstance(serialize_on, str):
-                await conn.execute(Q["fence_lock_shared_and_key"], {"key": serialize_on})
             else:
-                await conn.execute(Q["fence_lock_shared"])
-                await conn.execute(Q["lock_keys"], {"keys": list(serialize_on)})
+                await conn.execute(Q["fence_lock_shared_and_key"], {"key": serialize_on})
             cur = await conn.execute(Q["fence_epoch"])
             row = await cur.fetchone()
             if row is None or row["epoch"] != epoch:

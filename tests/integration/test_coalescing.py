@@ -17,7 +17,7 @@ from colonies_ha.domain.processes import new_process
 from colonies_ha.domain.specs import parse_function_spec
 from colonies_ha.services import processes
 from colonies_ha.services.auth import Member
-from colonies_ha.services.batches import AGAIN, ClaimKey, Waiter, claim_batch
+from colonies_ha.services.batches import ClaimKey, Waiter, claim_batch
 from colonies_ha.services.context import Context
 from colonies_ha.store.db import Database
 from tests.helpers import ColonyEnv
@@ -105,7 +105,7 @@ async def test_a_batched_claim_hands_out_in_priority_order(colony: ColonyEnv) ->
     executors = [await colony.new_executor() for _ in range(4)]
     key = ClaimKey(colony.colonyid, colony.executortype, ctx.leadership.epoch)
     results = await claim_batch(ctx, key, [Waiter(e.id, None) for e in executors])
-    claimed = [r["processid"] for r in results if isinstance(r, dict)]
+    claimed = [r["processid"] for r in results if r]
     assert claimed == by_priority[:4]  # the best to the first waiter, and so on
     for result, executor in zip(results, executors, strict=True):
         assert isinstance(result, dict) and result["assignedexecutorid"] == executor.id
@@ -122,13 +122,14 @@ async def test_a_batched_claim_keeps_each_waiters_executor_condition(colony: Col
     )
     (anyone,) = await submit_all(colony, [colony.spec(priority=1)])
     key = ClaimKey(colony.colonyid, colony.executortype, ctx.leadership.epoch)
-    # The two best are a's alone: b is left unpaired by a full batch, so it must ask again.
+    # The two best are a's alone: b, first in line, is passed over by them, and the claim
+    # looks further (the candidates filled its limit) for one b may take.
     results = await claim_batch(ctx, key, [Waiter(b.id, None), Waiter(a.id, None)])
-    assert results[0] is AGAIN
-    assert isinstance(results[1], dict) and results[1]["processid"] == only_a[0]
-    # The assign loop asks again at once: b gets the open process, a its second one.
-    got = await asyncio.gather(b.assign(colony.colonyid, 1), a.assign(colony.colonyid, 1))
-    assert [p["processid"] for p in got] == [anyone, only_a[1]]
+    assert [r["processid"] for r in results if r] == [anyone, only_a[0]]
+    assert (await a.assign(colony.colonyid, 1))["processid"] == only_a[1]
+    with pytest.raises(ColoniesError) as nothing:
+        await b.assign(colony.colonyid, 1)
+    assert nothing.value.status == 404
 
 
 async def test_relayed_attempts_in_one_batch_share_one_claim(colony: ColonyEnv) -> None:
@@ -138,18 +139,19 @@ async def test_relayed_attempts_in_one_batch_share_one_claim(colony: ColonyEnv) 
     key = ClaimKey(colony.colonyid, colony.executortype, ctx.leadership.epoch)
     waiters = [Waiter(e.id, "receipt-x"), Waiter(other.id, None), Waiter(e.id, "receipt-x")]
     results = await claim_batch(ctx, key, waiters)
-    assert [r["processid"] for r in results if isinstance(r, dict)] == [ids[0], ids[1], ids[0]]
+    assert [r["processid"] for r in results if r] == [ids[0], ids[1], ids[0]]
     # A later attempt under the receipt is answered with the same claim, in a batch too.
     again = await claim_batch(ctx, key, [Waiter(other.id, None), Waiter(e.id, "receipt-x")])
-    assert [r["processid"] for r in again if isinstance(r, dict)] == [ids[2], ids[0]]
+    assert [r["processid"] for r in again if r] == [ids[2], ids[0]]
 
 
+@pytest.mark.parametrize("waiting", [1, 3])
 async def test_a_deposed_leaders_whole_batch_is_refused(
-    colony: ColonyEnv, database_url: str
+    colony: ColonyEnv, database_url: str, waiting: int
 ) -> None:
     ctx = ctx_of(colony)
     ids = await submit_all(colony, [colony.spec() for _ in range(3)])
-    executors = [await colony.new_executor() for _ in range(3)]
+    executors = [await colony.new_executor() for _ in range(waiting)]
     old_epoch = ctx.leadership.epoch
     successor = Database(database_url)
     await successor.open()

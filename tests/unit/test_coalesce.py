@@ -1,4 +1,4 @@
-"""Group commit without a database: batch boundaries, per-item errors, claim pairing."""
+"""Group commit without a database: batch boundaries, per-item errors, cancellation."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import asyncio
 
 import pytest
 
-from colonies_ha.domain.matching import pair_claims
 from colonies_ha.services.coalesce import Coalescer
 
 
@@ -107,16 +106,3 @@ async def test_a_cancelled_caller_is_left_out_of_the_batch() -> None:
     with pytest.raises(asyncio.CancelledError):
         await gone
     assert recorder.batches == [[1], [3]]
-
-
-def test_pairing_follows_priority_then_arrival() -> None:
-    candidates = [("p1", []), ("p2", []), ("p3", [])]
-    assert pair_claims(candidates, ["a", "b"]) == {0: "p1", 1: "p2"}
-
-
-def test_pairing_respects_each_processes_executor_condition() -> None:
-    # p1 (the best) only for b; p2 for anybody; p3 only for a.
-    candidates = [("p1", ["b"]), ("p2", []), ("p3", ["a"])]
-    assert pair_claims(candidates, ["a", "b"]) == {1: "p1", 0: "p2"}
-    assert pair_claims(candidates, ["a", "c"]) == {0: "p2"}  # c may take p2 only; a got it
-    assert pair_claims([("p1", ["b"])], ["a"]) == {}

@@ -309,58 +309,13 @@ SELECT c.processid, pg_notify('colonies_ha', json_build_object(
            'state', c.state, 'processgraphid', c.processgraphid)::text) AS notified
 FROM closed c;
 
--- name: lock_keys
--- Exclusive locks on several keys (relayed claims' receipts) in one fixed order, so two
--- claims naming overlapping receipts queue instead of deadlocking.  Taken after the
--- fencing lock, never before (see fence_lock_shared_and_key).
-SELECT pg_advisory_xact_lock(7411002, h)
-FROM (SELECT DISTINCT hashtext(k) AS h FROM unnest(%(keys)s::text[]) AS k ORDER BY h) AS ordered;
-
--- name: processes_by_receipts
--- process_by_receipt for the receipts of a batched claim (read under their locks).
-SELECT p.*, process_attributes(p.processid) AS attributes FROM processes p
-WHERE assign_receipt = ANY (%(receipts)s::text[]) AND state = 1;
-
--- name: lock_claim_candidates
--- A batched claim's first half: the best waiting processes that at least one of the waiters
--- may take, as many as there are waiters, locked (SKIP LOCKED: a row another transaction
--- holds is passed over, never waited for).  The service pairs them with the waiters in
--- priority order (colonies_ha.domain.matching) and claim_processes claims the pairs in the
--- same transaction; a locked row left unpaired is released at commit, unchanged.
-SELECT processid, executorids FROM processes
-WHERE colonyid = %(colonyid)s AND state = 0 AND NOT waitforparents
-  AND executortype = %(executortype)s
-  AND (executorids = '{}' OR executorids && %(executorids)s::text[])
-ORDER BY prioritytime
-LIMIT %(n)s
-FOR UPDATE SKIP LOCKED;
-
--- name: claim_processes
--- A batched claim's second half: assign_process's UPDATE for several (process, executor,
--- receipt) pairs whose rows this transaction locked; `state = 0` is re-checked all the same.
-WITH pick AS (
-    SELECT * FROM jsonb_to_recordset(%(picks)s) AS k(processid text, executorid text,
-                                                     receipt text)
-), heard AS (
-    UPDATE executors SET lastheardfromtime = now()
-    WHERE executorid IN (SELECT executorid FROM pick)
-      AND (lastheardfromtime IS NULL OR lastheardfromtime < now() - interval '1 second')
-), claimed AS (
-    UPDATE processes p SET
-        state = 1, isassigned = true, assignedexecutorid = k.executorid,
-        attempt = p.attempt + 1, starttime = now(), assign_receipt = k.receipt,
-        execdeadline = CASE WHEN p.maxexectime > 0
-                            THEN now() + make_interval(secs => p.maxexectime) END,
-        input = CASE WHEN cardinality(p.parents) > 0 THEN parents_output(p.parents)
-                     ELSE p.input END
-    FROM pick k
-    WHERE p.processid = k.processid AND p.state = 0
-    RETURNING p.*, process_attributes(p.processid) AS attributes
-)
-SELECT c.*, pg_notify('colonies_ha', json_build_object(
-           'processid', c.processid, 'colonyid', c.colonyid, 'executortype', c.executortype,
-           'state', c.state, 'processgraphid', c.processgraphid)::text) AS notified
-FROM claimed c;
+-- name: claim_for_waiters
+-- The leader's claim for one or more waiting assigns of one colony and executor type, with
+-- its fencing check, in one statement (function claim_for_waiters, migration 0009): the
+-- claimed processes, and earlier claims of relayed receipts, one row each.
+SELECT (c.process).*, c.attributes, c.redelivered
+FROM claim_for_waiters(%(epoch)s, %(colonyid)s, %(executortype)s,
+                       %(executorids)s::text[], %(receipts)s::text[]) AS c;
 
 -- name: list_processes
 -- An empty executortype (what clients of the protocol send, by leaving it out) lists all.
