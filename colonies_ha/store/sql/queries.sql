@@ -153,40 +153,6 @@ FROM attributes WHERE attributeid = %(attributeid)s;
 SELECT *, process_attributes(processid) AS attributes
 FROM processes WHERE processid = %(processid)s;
 
--- name: assign_process
--- The one atomic claim: the CTE picks the best waiting candidate and locks it, skipping
--- rows another assign holds, so no process is ever handed to two executors, even by two
--- servers at once.  A workflow member's input is its parents' outputs, in parent order.
-WITH heard AS (
-    UPDATE executors SET lastheardfromtime = now()
-    WHERE executorid = %(executorid)s
-      AND (lastheardfromtime IS NULL OR lastheardfromtime < now() - interval '1 second')
-), candidate AS (
-    SELECT processid FROM processes
-    WHERE colonyid = %(colonyid)s AND state = 0 AND NOT waitforparents
-      AND executortype = %(executortype)s
-      AND (executorids = '{}' OR %(executorid)s = ANY (executorids))
-    ORDER BY prioritytime
-    LIMIT 1
-    FOR UPDATE SKIP LOCKED
-), claimed AS (
-    UPDATE processes p SET
-        state = 1, isassigned = true, assignedexecutorid = %(executorid)s,
-        attempt = p.attempt + 1, starttime = now(), assign_receipt = %(receipt)s,
-        execdeadline = CASE WHEN p.maxexectime > 0
-                            THEN now() + make_interval(secs => p.maxexectime) END,
-        input = CASE WHEN cardinality(p.parents) > 0 THEN parents_output(p.parents)
-                     ELSE p.input END
-    FROM candidate
-    WHERE p.processid = candidate.processid
-    RETURNING p.*, process_attributes(p.processid) AS attributes
-)
--- The claim's NOTIFY rides along (one round trip less); delivered at commit.
-SELECT c.*, pg_notify('colonies_ha', json_build_object(
-           'processid', c.processid, 'colonyid', c.colonyid, 'executortype', c.executortype,
-           'state', c.state, 'processgraphid', c.processgraphid)::text) AS notified
-FROM claimed c;
-
 -- name: processes_changed_since
 -- A WebSocket stream's catch-up after its replica's LISTEN connection was lost: the
 -- processes of the colony that reached the state since the listener was last known alive.
@@ -195,12 +161,6 @@ WHERE colonyid = %(colonyid)s AND state = %(state)s AND statechangetime >= %(sin
   AND (%(executortype)s = '' OR executortype = %(executortype)s)
 ORDER BY statechangetime
 LIMIT %(limit)s;
-
--- name: process_by_receipt
--- The claim an earlier attempt of a relayed assign made, if it committed and the process is
--- still that claim's.  Read under the receipt's lock, after any attempt in flight ended.
-SELECT p.*, process_attributes(p.processid) AS attributes FROM processes p
-WHERE assign_receipt = %(receipt)s AND state = 1 AND assignedexecutorid = %(executorid)s;
 
 -- name: close_successful
 -- Compare-and-set on (running, assignee): a stale or foreign close changes nothing.  The

@@ -14,8 +14,8 @@
 -- LOCKED, allowed to at least one waiter) goes to the earliest waiter it allows (an empty
 -- executorids condition allows everybody); when the candidates filled the limit and some
 -- waiters are left unpaired, the next candidates are looked at.  The pairs are then claimed
--- by one UPDATE (assign_process's), and each claim queues its NOTIFY.  A waiter left
--- without a process gets no row.  `redelivered` marks an earlier attempt's claim.
+-- by one UPDATE, and each claim queues its NOTIFY.  A waiter left without a process gets
+-- no row.  `redelivered` marks an earlier attempt's claim.
 CREATE FUNCTION claim_for_waiters(
     p_epoch bigint,
     p_colonyid text,
@@ -51,12 +51,12 @@ BEGIN
             USING ERRCODE = 'CF001';
     END IF;
 
-    -- Proof of life of every waiting executor, as assign_process gives it.
+    -- Proof of life of every waiting executor (lastheardfromtime), whether served or not.
     UPDATE executors SET lastheardfromtime = now()
     WHERE executorid = ANY (p_executorids)
       AND (lastheardfromtime IS NULL OR lastheardfromtime < now() - interval '1 second');
 
-    -- Earlier attempts' claims (process_by_receipt), read under the receipts' locks.
+    -- Earlier attempts' claims that still stand, read under the receipts' locks.
     FOR v_row IN
         SELECT p.* FROM processes p
         WHERE p.assign_receipt = ANY (p_receipts) AND p.state = 1
