@@ -104,3 +104,13 @@ class Batches:
     submit: Coalescer[Any, Any, Any] = field(default_factory=Coalescer)
     close: Coalescer[Any, Any, Any] = field(default_factory=Coalescer)
     claim: Coalescer[Any, Any, Any] = field(default_factory=Coalescer)
+
+    def counts(self) -> dict[str, tuple[int, int]]:
+        """(batches run, requests carried) by kind, for the metrics."""
+        kinds = (
+            ("executor", self.executor),
+            ("submit", self.submit),
+            ("close", self.close),
+            ("claim", self.claim),
+        )
+        return {kind: (c.batches, c.items) for kind, c in kinds}
