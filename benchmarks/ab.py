@@ -17,14 +17,36 @@ import statistics
 import tempfile
 from pathlib import Path
 
-from benchmarks.env import BenchPostgres, ServerProcess, http_session, make_colony
-from benchmarks.load import run_cycles
+import aiohttp
+
+from benchmarks.env import BenchPostgres, Colony, ServerProcess, http_session, make_colony
+from benchmarks.load import cpu_seconds, drain_jobs, postgres_cpu_seconds, run_cycles
+
+
+async def _drain(
+    pg: BenchPostgres,
+    server: ServerProcess,
+    session: aiohttp.ClientSession,
+    colony: Colony,
+    *,
+    jobs: int,
+    count: int,
+) -> tuple[int, int, float, int]:
+    """The peers workload (benchmarks.load.drain_jobs): jobs/s, CPU per job, no p99."""
+    assert server.process is not None and pg.server is not None and pg.server.pid
+    cpu, pg_cpu = cpu_seconds(server.process.pid), postgres_cpu_seconds(pg.server.pid)
+    seconds = await drain_jobs(session, server.url, colony, jobs, count)
+    cpu = cpu_seconds(server.process.pid) - cpu
+    pg_after = postgres_cpu_seconds(pg.server.pid)
+    spent = sum(t - pg_cpu.get(pid, 0.0) for pid, t in pg_after.items())
+    return round(jobs / seconds), round(cpu / jobs * 1e6), 0.0, round(spent / jobs * 1e6)
 
 
 async def measure(
-    pg: BenchPostgres, tree: Path, workers: list[int], seconds: float
+    pg: BenchPostgres, tree: Path, workers: list[int], seconds: float, drain: int = 0
 ) -> dict[int, tuple[int, int, float, int]]:
-    """One server from `tree`, each worker count for `seconds` after 1 s of warm-up."""
+    """One server from `tree`, each worker count for `seconds` after 1 s of warm-up (or,
+    with `drain`, that many jobs through the peers workload)."""
     server = ServerProcess(pg.new_database("ab"), Path(tempfile.mkdtemp()), tree=tree)
     server.start()
     found = {}
@@ -34,6 +56,11 @@ async def measure(
             colony = await make_colony(session, server.url, server.server_prvkey, max(workers))
             assert server.process is not None
             for count in workers:
+                if drain:
+                    found[count] = await _drain(
+                        pg, server, session, colony, jobs=drain, count=count
+                    )
+                    continue
                 run = await run_cycles(
                     session,
                     [server.url],
@@ -55,7 +82,9 @@ async def measure(
     return found
 
 
-async def compare(trees: list[Path], workers: list[int], rounds: int, seconds: float) -> None:
+async def compare(
+    trees: list[Path], workers: list[int], rounds: int, seconds: float, drain: int = 0
+) -> None:
     """A, B, A, B, ...: each round measures both trees, so drifting load hits both alike."""
     pg = BenchPostgres()
     pg.start()
@@ -63,7 +92,7 @@ async def compare(trees: list[Path], workers: list[int], rounds: int, seconds: f
     try:
         for round_ in range(rounds):
             for tree in trees:
-                for count, point in (await measure(pg, tree, workers, seconds)).items():
+                for count, point in (await measure(pg, tree, workers, seconds, drain)).items():
                     found.setdefault((tree, count), []).append(point)
                     rate, cpu, p99, pg_cpu = point
                     print(
@@ -112,9 +141,18 @@ def main() -> None:
     parser.add_argument("--workers", default="8,32", help="comma-separated worker counts")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=5.0, help="measured seconds per point")
+    parser.add_argument(
+        "--drain",
+        type=int,
+        default=0,
+        metavar="JOBS",
+        help="measure the peers workload instead (JOBS jobs: submitters and executors at once;"
+        " cycles/s then means jobs/s)",
+    )
     args = parser.parse_args()
     workers = [int(w) for w in args.workers.split(",")]
-    asyncio.run(compare([t.resolve() for t in args.trees], workers, args.rounds, args.seconds))
+    trees = [t.resolve() for t in args.trees]
+    asyncio.run(compare(trees, workers, args.rounds, args.seconds, args.drain))
 
 
 if __name__ == "__main__":
