@@ -21,6 +21,7 @@ from typing import Any
 
 import psycopg
 
+from colonies_ha.domain.states import ProcessState
 from colonies_ha.store.db import Conn
 from colonies_ha.store.queries import Q
 
@@ -103,9 +104,13 @@ class EventHub:
                 backoff = min(backoff * 2, 2.0)
 
     def _dispatch(self, event: dict[str, Any]) -> None:
-        signal = self._colony_signals.pop(event["colonyid"], None)
-        if signal is not None:
-            signal.set()
+        # Only a process that is (again) waiting can be work for a long-polling assign: a
+        # claim or a close wakes nobody, or every waiter of the colony would look again
+        # for each of them and find nothing.
+        if event["state"] == ProcessState.WAITING:
+            signal = self._colony_signals.pop(event["colonyid"], None)
+            if signal is not None:
+                signal.set()
         for queue in self._subscribers:
             queue.put_nowait(event)
 
@@ -120,7 +125,8 @@ class EventHub:
             signal.set()
 
     def colony_signal(self, colonyid: str) -> asyncio.Event:
-        """An event set by the next change in the colony; take it *before* looking for work."""
+        """An event set when a process of the colony next becomes waiting (or the listener
+        reconnects); take it *before* looking for work."""
         signal = self._colony_signals.get(colonyid)
         if signal is None:
             signal = self._colony_signals[colonyid] = asyncio.Event()

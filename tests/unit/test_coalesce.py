@@ -1,4 +1,5 @@
-"""Group commit without a database: batch boundaries, per-item errors, cancellation."""
+"""Without a database: group commit (batch boundaries, per-item errors, cancellation) and
+which process events wake long-polling assigns."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import asyncio
 
 import pytest
 
+from colonies_ha.cluster.events import EventHub
+from colonies_ha.domain.states import ProcessState
 from colonies_ha.services.coalesce import Coalescer
 
 
@@ -106,3 +109,18 @@ async def test_a_cancelled_caller_is_left_out_of_the_batch() -> None:
     with pytest.raises(asyncio.CancelledError):
         await gone
     assert recorder.batches == [[1], [3]]
+
+
+def test_only_a_waiting_process_wakes_the_long_polls_of_its_colony() -> None:
+    """A claim or a close is no work for anybody: waking every waiter of the colony for it
+    would only make each one look again, in vain."""
+    hub = EventHub("postgresql://unused")
+    signal = hub.colony_signal("c1")
+    for state in (ProcessState.RUNNING, ProcessState.SUCCESSFUL, ProcessState.FAILED):
+        hub._dispatch({"processid": "p", "colonyid": "c1", "executortype": "t", "state": state})
+    assert not signal.is_set()
+    hub._dispatch({"processid": "q", "colonyid": "c2", "executortype": "t", "state": 0})
+    assert not signal.is_set()
+    hub._dispatch({"processid": "q", "colonyid": "c1", "executortype": "t", "state": 0})
+    assert signal.is_set()
+    assert hub.colony_signal("c1") is not signal  # the next waiter waits for the next one
