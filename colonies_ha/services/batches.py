@@ -20,6 +20,17 @@ from colonies_ha.store import batching, repo
 Row = dict[str, Any]
 
 
+# SQLSTATE classes an error of one row (or a clash with another writer) raises: bad data,
+# a broken constraint, a deadlock or serialization failure.  After those a batch is worth
+# redoing one request at a time; after anything else (the connection, the pool, a timeout)
+# every request would only fail again, one wait after the other, so all get the error.
+_ONE_ROW_MAY_BE_AT_FAULT = ("22", "23", "40")
+
+
+def redo_one_by_one(exc: psycopg.Error) -> bool:
+    return (exc.sqlstate or "")[:2] in _ONE_ROW_MAY_BE_AT_FAULT
+
+
 # -- membership checks -------------------------------------------------------------------
 
 
@@ -40,8 +51,10 @@ async def submit_batch(ctx: Context, _key: None, processes: list[Row]) -> list[A
             async with ctx.db.connection() as conn:
                 await batching.submit_processes(conn, processes)
             return [None] * len(processes)
-        except psycopg.Error:
-            pass  # one of them (or the connection) failed: one by one, for each one's error
+        except psycopg.Error as exc:
+            if not redo_one_by_one(exc):
+                raise
+            # One of them failed the statement: one by one, for each one's own error.
     results: list[Any] = []
     for process in processes:
         try:
@@ -67,7 +80,8 @@ class CloseRequest:
 
 async def close_batch(ctx: Context, _key: None, closes: list[CloseRequest]) -> list[bool]:
     """Close what the compare-and-set allows; False sends a request the one-by-one way
-    (a graph member, a refusal to explain, a second close of one process, a failed batch)."""
+    (a graph member, a refusal to explain, a second close of one process, a batch that one
+    row failed)."""
     first: dict[str, int] = {}
     for index, close in enumerate(closes):
         first.setdefault(close.processid, index)
@@ -84,7 +98,9 @@ async def close_batch(ctx: Context, _key: None, closes: list[CloseRequest]) -> l
     try:
         async with ctx.db.connection() as conn:
             closed = await batching.close_processes(conn, rows)
-    except psycopg.Error:
+    except psycopg.Error as exc:
+        if not redo_one_by_one(exc):
+            raise
         closed = set()
     return [c.processid in closed and first[c.processid] == i for i, c in enumerate(closes)]
 

@@ -1,14 +1,17 @@
-"""Without a database: group commit (batch boundaries, per-item errors, cancellation) and
-which process events wake long-polling assigns."""
+"""Without a database: group commit (batch boundaries, per-item errors, cancellation, which
+errors send a batch one by one) and which process events wake long-polling assigns."""
 
 from __future__ import annotations
 
 import asyncio
 
+import psycopg
+import psycopg_pool
 import pytest
 
 from colonies_ha.cluster.events import EventHub
 from colonies_ha.domain.states import ProcessState
+from colonies_ha.services.batches import redo_one_by_one
 from colonies_ha.services.coalesce import Coalescer
 
 
@@ -124,3 +127,14 @@ def test_only_a_waiting_process_wakes_the_long_polls_of_its_colony() -> None:
     hub._dispatch({"processid": "q", "colonyid": "c1", "executortype": "t", "state": 0})
     assert signal.is_set()
     assert hub.colony_signal("c1") is not signal  # the next waiter waits for the next one
+
+
+def test_only_an_error_one_row_can_cause_makes_a_batch_go_one_by_one() -> None:
+    """Bad data, a broken constraint or a deadlock: redo each request alone, for its own
+    answer.  A lost connection, a pool or statement timeout: every request would only wait
+    and fail again, one after the other, so the batch's callers all get the error."""
+    redo = psycopg.errors.ForeignKeyViolation, psycopg.errors.DeadlockDetected
+    for error in redo:
+        assert redo_one_by_one(error())
+    for error in (psycopg_pool.PoolTimeout, psycopg.errors.QueryCanceled, psycopg.OperationalError):
+        assert not redo_one_by_one(error())
