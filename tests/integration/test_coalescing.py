@@ -5,10 +5,12 @@ conditions, the relay receipts and the fence."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections import Counter
 from functools import partial
 from typing import Any
 
+import psycopg
 import pytest
 
 from colonies_ha.client import ColoniesClient
@@ -229,3 +231,21 @@ async def test_new_process_rows_round_trip_through_the_batch_insert(colony: Colo
         assert stored["spec"]["conditions"]["executorids"] == [colony.executor.id]
         assert stored["prioritytime"] == row["prioritytime"]
         assert stored["waitdeadline"] != stored["submissiontime"]
+
+
+async def test_each_claim_of_a_batch_is_announced(colony: ColonyEnv, database_url: str) -> None:
+    """The claim statement queues one NOTIFY per claimed process (streams of running
+    processes, on every replica, hear of it at commit)."""
+    ctx = ctx_of(colony)
+    ids = await submit_all(colony, [colony.spec() for _ in range(2)])
+    executors = [await colony.new_executor() for _ in range(2)]
+    listener = await psycopg.AsyncConnection.connect(database_url, autocommit=True)
+    async with listener:
+        await listener.execute("LISTEN colonies_ha")
+        key = ClaimKey(colony.colonyid, colony.executortype, ctx.leadership.epoch)
+        await claim_batch(ctx, key, [Waiter(e.id, None) for e in executors])
+        heard = []
+        async for note in listener.notifies(timeout=5, stop_after=2):
+            heard.append(json.loads(note.payload))
+    assert sorted(e["processid"] for e in heard) == sorted(ids)
+    assert {e["state"] for e in heard} == {1}

@@ -26,6 +26,7 @@ CREATE FUNCTION claim_for_waiters(
 LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
     v_epoch bigint;
+    v_relayed boolean;            -- some waiter came through a follower (has a receipt)
     v_row processes;
     v_served text[] := '{}';      -- receipts whose earlier claim still stands
     v_waiting integer[] := '{}';  -- positions of the waiters still without a process
@@ -39,12 +40,15 @@ DECLARE
     v_waiter integer;
     w integer;
 BEGIN
+    v_relayed := cardinality(array_remove(p_receipts, NULL)) > 0;
     -- The fencing lock first, then the receipts' locks in one fixed order (a claim never
     -- holds a receipt while it queues for the fencing lock behind a new leader's bump).
     PERFORM pg_advisory_xact_lock_shared(7411001);
-    PERFORM pg_advisory_xact_lock(7411002, ordered.h)
-    FROM (SELECT DISTINCT hashtext(r) AS h FROM unnest(p_receipts) AS r
-          WHERE r IS NOT NULL ORDER BY 1) AS ordered;
+    IF v_relayed THEN
+        PERFORM pg_advisory_xact_lock(7411002, ordered.h)
+        FROM (SELECT DISTINCT hashtext(r) AS h FROM unnest(p_receipts) AS r
+              WHERE r IS NOT NULL ORDER BY 1) AS ordered;
+    END IF;
     SELECT epoch INTO v_epoch FROM leader WHERE id = 1;
     IF v_epoch IS DISTINCT FROM p_epoch THEN
         RAISE EXCEPTION 'the fencing epoch moved from % to %', p_epoch, v_epoch
@@ -57,17 +61,20 @@ BEGIN
       AND (lastheardfromtime IS NULL OR lastheardfromtime < now() - interval '1 second');
 
     -- Earlier attempts' claims that still stand, read under the receipts' locks.
-    FOR v_row IN
-        SELECT p.* FROM processes p
-        WHERE p.assign_receipt = ANY (p_receipts) AND p.state = 1
-          AND p.assignedexecutorid = p_executorids[array_position(p_receipts, p.assign_receipt)]
-    LOOP
-        v_served := v_served || v_row.assign_receipt;
-        process := v_row;
-        attributes := process_attributes(v_row.processid);
-        redelivered := true;
-        RETURN NEXT;
-    END LOOP;
+    IF v_relayed THEN
+        FOR v_row IN
+            SELECT p.* FROM processes p
+            WHERE p.assign_receipt = ANY (p_receipts) AND p.state = 1
+              AND p.assignedexecutorid
+                  = p_executorids[array_position(p_receipts, p.assign_receipt)]
+        LOOP
+            v_served := v_served || v_row.assign_receipt;
+            process := v_row;
+            attributes := process_attributes(v_row.processid);
+            redelivered := true;
+            RETURN NEXT;
+        END LOOP;
+    END IF;
     FOR i IN 1 .. coalesce(array_length(p_executorids, 1), 0) LOOP
         -- A served receipt, or a later attempt of one request: the first one's claim serves.
         CONTINUE WHEN p_receipts[i] IS NOT NULL
