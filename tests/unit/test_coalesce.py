@@ -4,6 +4,7 @@ errors send a batch one by one) and which process events wake long-polling assig
 from __future__ import annotations
 
 import asyncio
+import json
 
 import psycopg
 import psycopg_pool
@@ -138,3 +139,17 @@ def test_only_an_error_one_row_can_cause_makes_a_batch_go_one_by_one() -> None:
         assert redo_one_by_one(error())
     for error in (psycopg_pool.PoolTimeout, psycopg.errors.QueryCanceled, psycopg.OperationalError):
         assert not redo_one_by_one(error())
+
+
+def test_a_notify_may_list_several_events() -> None:
+    """A batch statement announces its rows in one NOTIFY carrying a list of events."""
+    hub = EventHub("postgresql://unused")
+    signal = hub.colony_signal("c1")
+    events = [
+        {"processid": "p", "colonyid": "c1", "executortype": "t", "state": 2},
+        {"processid": "q", "colonyid": "c1", "executortype": "t", "state": 0},
+    ]
+    with hub.subscribe() as queue:
+        hub._dispatch_payload(json.dumps(events))
+        assert [queue.get_nowait()["processid"] for _ in events] == ["p", "q"]
+    assert signal.is_set()

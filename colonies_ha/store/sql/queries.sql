@@ -219,10 +219,13 @@ WITH inserted AS (
     FROM jsonb_populate_recordset(NULL::processes, %(rows)s)
     RETURNING processid, colonyid, executortype, state, processgraphid
 )
-SELECT pg_notify('colonies_ha', json_build_object(
+-- One NOTIFY per 20 rows, listing their events (a payload stays far below the 8,000 bytes
+-- NOTIFY takes); every replica's listener then wakes once per 20 rows, not once per row.
+SELECT pg_notify('colonies_ha', json_agg(json_build_object(
            'processid', processid, 'colonyid', colonyid, 'executortype', executortype,
-           'state', state, 'processgraphid', processgraphid)::text)
-FROM inserted;
+           'state', state, 'processgraphid', processgraphid))::text)
+FROM (SELECT *, (row_number() OVER () - 1) / 20 AS chunk FROM inserted) AS numbered
+GROUP BY chunk;
 
 -- name: close_processes
 -- Group commit of closes: the same compare-and-set as close_successful / close_failed, per
@@ -263,11 +266,17 @@ WITH req AS (
         avgexectime = (f.avgexectime * f.counter + v.sume) / (f.counter + v.n)
     FROM run v
     WHERE f.executorid = v.assignedexecutorid AND f.funcname = v.funcname
+), notified AS (
+    -- One NOTIFY per 20 closed rows, listing their events (see submit_processes).
+    SELECT count(pg_notify('colonies_ha', events::text)) AS notifies
+    FROM (SELECT json_agg(json_build_object(
+                     'processid', processid, 'colonyid', colonyid,
+                     'executortype', executortype, 'state', state,
+                     'processgraphid', processgraphid)) AS events
+          FROM (SELECT *, (row_number() OVER () - 1) / 20 AS chunk FROM closed) AS numbered
+          GROUP BY chunk) AS grouped
 )
-SELECT c.processid, pg_notify('colonies_ha', json_build_object(
-           'processid', c.processid, 'colonyid', c.colonyid, 'executortype', c.executortype,
-           'state', c.state, 'processgraphid', c.processgraphid)::text) AS notified
-FROM closed c;
+SELECT c.processid, n.notifies FROM closed c, notified n;
 
 -- name: claim_for_waiters
 -- The leader's claim for one or more waiting assigns of one colony and executor type, with

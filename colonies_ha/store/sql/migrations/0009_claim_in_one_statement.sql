@@ -14,7 +14,7 @@
 -- LOCKED, allowed to at least one waiter) goes to the earliest waiter it allows (an empty
 -- executorids condition allows everybody); when the candidates filled the limit and some
 -- waiters are left unpaired, the next candidates are looked at.  The pairs are then claimed
--- by one UPDATE, and each claim queues its NOTIFY.  A waiter left without a process gets
+-- by one UPDATE, and the claims are announced by NOTIFY (one per 20 claims).  A waiter left without a process gets
 -- no row.  `redelivered` marks an earlier attempt's claim.
 CREATE FUNCTION claim_for_waiters(
     p_epoch bigint,
@@ -138,10 +138,12 @@ BEGIN
     )
     SELECT c.whole, process_attributes((c.whole).processid), false FROM claimed c;
 
-    PERFORM pg_notify('colonies_ha', json_build_object(
+    -- One NOTIFY per 20 claims, listing their events (as the batched submits and closes).
+    PERFORM pg_notify('colonies_ha', json_agg(json_build_object(
         'processid', p.processid, 'colonyid', p.colonyid, 'executortype', p.executortype,
-        'state', p.state, 'processgraphid', p.processgraphid)::text)
-    FROM processes p
-    WHERE p.processid = ANY (v_pids) AND p.state = 1;
+        'state', p.state, 'processgraphid', p.processgraphid))::text)
+    FROM (SELECT *, (row_number() OVER () - 1) / 20 AS chunk FROM processes
+          WHERE processid = ANY (v_pids) AND state = 1) AS p
+    GROUP BY p.chunk;
 END
 $$;
