@@ -15,7 +15,9 @@ import argparse
 import asyncio
 import statistics
 import tempfile
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
@@ -31,7 +33,7 @@ async def _drain(
     *,
     jobs: int,
     count: int,
-) -> tuple[int, int, float, int]:
+) -> Point:
     """The peers workload (benchmarks.load.drain_jobs): jobs/s, CPU per job, no p99."""
     assert server.process is not None and pg.server is not None and pg.server.pid
     cpu, pg_cpu = cpu_seconds(server.process.pid), postgres_cpu_seconds(pg.server.pid)
@@ -44,7 +46,7 @@ async def _drain(
 
 async def measure(
     pg: BenchPostgres, tree: Path, workers: list[int], seconds: float, drain: int = 0
-) -> dict[int, tuple[int, int, float, int]]:
+) -> dict[int, Point]:
     """One server from `tree`, each worker count for `seconds` after 1 s of warm-up (or,
     with `drain`, that many jobs through the peers workload)."""
     server = ServerProcess(pg.new_database("ab"), Path(tempfile.mkdtemp()), tree=tree)
@@ -71,33 +73,42 @@ async def measure(
                     server_pids=(server.process.pid,),
                     postmaster_pid=pg.server.pid if pg.server else None,
                 )
-                found[count] = (
-                    round(run["cycles_per_s"]),
-                    round(run["server_cpu_us_per_cycle"] or 0),
-                    round(run["assign_ms"]["p99"], 1),
-                    round(run["postgres_cpu_us_per_cycle"] or 0),
-                )
+                found[count] = point_of(run)
     finally:
         server.stop()
     return found
 
 
+Point = tuple[int, int, float, int]  # cycles/s, server µs/cycle, assign p99 ms, PostgreSQL µs
+Measure = Callable[[BenchPostgres, Path, list[int]], Awaitable[dict[int, Point]]]
+
+
+def point_of(run: dict[str, Any]) -> Point:
+    """What an A/B keeps of a benchmarks.load.run_cycles result."""
+    return (
+        round(run["cycles_per_s"]),
+        round(run["server_cpu_us_per_cycle"] or 0),
+        round(run["assign_ms"]["p99"], 1),
+        round(run["postgres_cpu_us_per_cycle"] or 0),
+    )
+
+
 async def compare(
-    trees: list[Path], workers: list[int], rounds: int, seconds: float, drain: int = 0
+    trees: list[Path], workers: list[int], rounds: int, measure_tree: Measure, label: str = ""
 ) -> None:
     """A, B, A, B, ...: each round measures both trees, so drifting load hits both alike."""
     pg = BenchPostgres()
     pg.start()
-    found: dict[tuple[Path, int], list[tuple[int, int, float, int]]] = {}
+    found: dict[tuple[Path, int], list[Point]] = {}
     try:
         for round_ in range(rounds):
             for tree in trees:
-                for count, point in (await measure(pg, tree, workers, seconds, drain)).items():
+                for count, point in (await measure_tree(pg, tree, workers)).items():
                     found.setdefault((tree, count), []).append(point)
                     rate, cpu, p99, pg_cpu = point
                     print(
                         f"round {round_} {tree}: {count:3d} workers {rate:5d} cycles/s "
-                        f"{cpu:5d} us/cycle (PostgreSQL {pg_cpu:5d}) assign p99 {p99} ms",
+                        f"{cpu:5d} us/cycle{label} (PostgreSQL {pg_cpu:5d}) assign p99 {p99} ms",
                         flush=True,
                     )
     finally:
@@ -108,7 +119,7 @@ async def compare(
 def summary(
     trees: list[Path],
     workers: list[int],
-    found: dict[tuple[Path, int], list[tuple[int, int, float, int]]],
+    found: dict[tuple[Path, int], list[Point]],
 ) -> str:
     """Per worker count: both means, and B/A of the means with the range of the per-round
     ratios (round i of B against round i of A)."""
@@ -152,7 +163,11 @@ def main() -> None:
     args = parser.parse_args()
     workers = [int(w) for w in args.workers.split(",")]
     trees = [t.resolve() for t in args.trees]
-    asyncio.run(compare(trees, workers, args.rounds, args.seconds, args.drain))
+
+    async def measure_tree(pg: BenchPostgres, tree: Path, counts: list[int]) -> dict[int, Point]:
+        return await measure(pg, tree, counts, args.seconds, args.drain)
+
+    asyncio.run(compare(trees, workers, args.rounds, measure_tree))
 
 
 if __name__ == "__main__":

@@ -15,14 +15,14 @@ import os
 import tempfile
 from pathlib import Path
 
-from benchmarks.ab import summary
+from benchmarks.ab import Point, compare, point_of
 from benchmarks.env import BenchPostgres, http_session, make_colony, new_cluster, tree_environment
 from benchmarks.load import run_cycles
 
 
 async def measure(
     pg: BenchPostgres, tree: Path, workers: list[int], seconds: float
-) -> dict[int, tuple[int, int, float, int]]:
+) -> dict[int, Point]:
     env = tree_environment(tree)
     assert env is not None
     saved = {key: os.environ.get(key) for key in ("PYTHONPATH", "PYTHONSAFEPATH")}
@@ -47,12 +47,7 @@ async def measure(
                     server_pids=pids,
                     postmaster_pid=pg.server.pid if pg.server else None,
                 )
-                found[count] = (
-                    round(run["cycles_per_s"]),
-                    round(run["server_cpu_us_per_cycle"] or 0),
-                    round(run["assign_ms"]["p99"], 1),
-                    round(run["postgres_cpu_us_per_cycle"] or 0),
-                )
+                found[count] = point_of(run)
     finally:
         cluster.stop_all()
         for key, value in saved.items():
@@ -61,27 +56,6 @@ async def measure(
             else:
                 os.environ[key] = value
     return found
-
-
-async def compare(trees: list[Path], workers: list[int], rounds: int, seconds: float) -> None:
-    pg = BenchPostgres()
-    pg.start()
-    found: dict[tuple[Path, int], list[tuple[int, int, float, int]]] = {}
-    try:
-        for round_ in range(rounds):
-            for tree in trees:
-                for count, point in (await measure(pg, tree, workers, seconds)).items():
-                    found.setdefault((tree, count), []).append(point)
-                    rate, cpu, p99, pg_cpu = point
-                    print(
-                        f"round {round_} {tree}: {count:3d} workers {rate:5d} cycles/s "
-                        f"{cpu:5d} us/cycle of 3 replicas (PostgreSQL {pg_cpu:5d}) "
-                        f"assign p99 {p99} ms",
-                        flush=True,
-                    )
-    finally:
-        pg.stop()
-    print(summary(trees, workers, found))
 
 
 def main() -> None:
@@ -93,7 +67,11 @@ def main() -> None:
     args = parser.parse_args()
     workers = [int(w) for w in args.workers.split(",")]
     trees = [t.resolve() for t in args.trees]
-    asyncio.run(compare(trees, workers, args.rounds, args.seconds))
+
+    async def measure_tree(pg: BenchPostgres, tree: Path, counts: list[int]) -> dict[int, Point]:
+        return await measure(pg, tree, counts, args.seconds)
+
+    asyncio.run(compare(trees, workers, args.rounds, measure_tree, " of 3 replicas"))
 
 
 if __name__ == "__main__":

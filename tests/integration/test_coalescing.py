@@ -22,7 +22,7 @@ from colonies_ha.services.auth import Member
 from colonies_ha.services.batches import ClaimKey, Waiter, claim_batch
 from colonies_ha.services.context import Context
 from colonies_ha.store.db import Database
-from tests.helpers import ColonyEnv
+from tests.helpers import ColonyEnv, drain
 
 
 def ctx_of(colony: ColonyEnv) -> Context:
@@ -187,19 +187,11 @@ async def test_many_executors_never_get_one_process_twice(colony: ColonyEnv) -> 
     await asyncio.gather(*(colony.executor.submit(s) for s in specs))
     handed_out: Counter[str] = Counter()
 
-    async def drain(executor: ColoniesClient) -> None:
-        while True:
-            try:
-                process = await executor.assign(colony.colonyid, 1)
-            except ColoniesError as error:
-                assert error.status == 404, error.message
-                return
-            handed_out[process["processid"]] += 1
-            allowed = process["spec"]["conditions"]["executorids"]
-            assert not allowed or executor.id in allowed
-            await executor.close(process["processid"], [])
+    def allowed(executor: ColoniesClient, process: dict[str, Any]) -> None:
+        condition = process["spec"]["conditions"]["executorids"]
+        assert not condition or executor.id in condition
 
-    await asyncio.gather(*(drain(e) for e in executors))
+    await asyncio.gather(*(drain(e, colony.colonyid, handed_out, allowed) for e in executors))
     assert len(handed_out) == total
     assert set(handed_out.values()) == {1}
     assert ctx_of(colony).batches.claim.items > ctx_of(colony).batches.claim.batches
