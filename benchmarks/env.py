@@ -80,6 +80,7 @@ class ServerProcess:
     server_prvkey: str = field(default_factory=generate_private_key)
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
+    tree: Path | None = None  # run the colonies_ha package found here (an A/B baseline)
 
     @property
     def url(self) -> str:
@@ -107,6 +108,7 @@ class ServerProcess:
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            env=tree_environment(self.tree),
         )
 
     def stop(self) -> None:
@@ -135,6 +137,46 @@ async def wait_ready(session: aiohttp.ClientSession, url: str, within: float = 3
         if time.monotonic() > deadline:
             raise RuntimeError(f"{url} did not become ready within {within:.0f} s")
         await asyncio.sleep(0.1)
+
+
+def tree_environment(tree: Path | None) -> dict[str, str] | None:
+    """The environment of a server that must import colonies_ha from `tree` (None: ours).
+
+    PYTHONPATH alone is not enough: `python -m` puts the working directory first on
+    sys.path, so a runner started from a checkout would run that checkout instead.
+    PYTHONSAFEPATH (Python 3.11) leaves the working directory out.  Checked once per tree.
+    """
+    if tree is None:
+        return None
+    env = {**os.environ, "PYTHONPATH": str(tree), "PYTHONSAFEPATH": "1"}
+    if tree not in _checked_trees:
+        found = subprocess.run(
+            [sys.executable, "-c", "import colonies_ha; print(colonies_ha.__file__)"],
+            capture_output=True,
+            text=True,
+            check=True,
+            env=env,
+        ).stdout.strip()
+        if not Path(found).resolve().is_relative_to(tree.resolve()):
+            raise RuntimeError(f"a server would import colonies_ha from {found}, not {tree}")
+        _checked_trees.add(tree)
+    return env
+
+
+_checked_trees: set[Path] = set()
+
+
+def export_tree(revision: str) -> Path:
+    """`revision`'s colonies_ha package in a fresh directory (git archive), for an A/B."""
+    where = Path(tempfile.mkdtemp(prefix="colonies-ha-baseline-"))
+    archive = subprocess.run(
+        ["git", "archive", revision, "colonies_ha"],
+        capture_output=True,
+        check=True,
+        cwd=Path(__file__).resolve().parents[1],
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(where)], input=archive, check=True)
+    return where
 
 
 def new_cluster(database_url: str, workdir: Path, size: int = 3) -> Cluster:

@@ -114,11 +114,14 @@ async def run_cycles(
     warmup: float,
     rate: float | None = None,
     server_pids: tuple[int, ...] = (),
+    postmaster_pid: int | None = None,
 ) -> dict[str, Any]:
     """`concurrency` workers spread round-robin over `urls`; `rate` paces them (cycles/s).
 
     Cycles/s counts the cycles that started after the warm-up and ended within the window.
-    CPU per cycle (of `server_pids`) is steadier than cycles/s on a busy shared machine.
+    CPU per cycle (of `server_pids`) is steadier than cycles/s on a busy shared machine;
+    with `postmaster_pid`, PostgreSQL's (its backends') is measured too, since a change can
+    move work from the replica into the database.
     """
     if concurrency > len(colony.executor_keys):
         raise ValueError("the colony has fewer executors than workers")
@@ -140,8 +143,13 @@ async def run_cycles(
         for i in range(concurrency)
     ]
     cpu_before = sum(cpu_seconds(pid) for pid in server_pids)
+    pg_before = postgres_cpu_seconds(postmaster_pid) if postmaster_pid else {}
     await asyncio.gather(*workers)
     cpu = sum(cpu_seconds(pid) for pid in server_pids) - cpu_before
+    pg_cpu = None
+    if postmaster_pid:
+        pg_after = postgres_cpu_seconds(postmaster_pid)
+        pg_cpu = sum(t - pg_before.get(pid, 0.0) for pid, t in pg_after.items())
     return {
         "concurrency": concurrency,
         "target_rate": rate,
@@ -153,6 +161,9 @@ async def run_cycles(
         "close_ms": summary_ms(samples.close),
         "server_cpu_us_per_cycle": cpu / samples.all_cycles * 1e6
         if server_pids and samples.all_cycles
+        else None,
+        "postgres_cpu_us_per_cycle": pg_cpu / samples.all_cycles * 1e6
+        if pg_cpu is not None and samples.all_cycles
         else None,
         "errors": samples.errors,
         "last_error": samples.last_error,
@@ -166,6 +177,22 @@ def cpu_seconds(pid: int) -> float:
     except OSError:
         return 0.0
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def postgres_cpu_seconds(postmaster_pid: int) -> dict[int, float]:
+    """CPU seconds so far of a PostgreSQL server: the postmaster and its children, by pid
+    (a backend that ended meanwhile is missed; the replicas' pooled sessions live on)."""
+    found = {postmaster_pid: cpu_seconds(postmaster_pid)}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == postmaster_pid:
+            found[int(entry.name)] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return found
 
 
 async def drain_jobs(

@@ -6,9 +6,11 @@ dequeues and completes them; the time is from the first enqueue until every job 
 complete.  Each library runs as its documented worker with psycopg 3 (the driver
 colonies_ha uses), in its own database:
 
-* PgQueuer: `QueueManager.run` with batches of concurrency/2 and `max_concurrent_tasks =
-  concurrency` (its smallest legal cap); the run ends when the last job's handler has
-  returned and the worker has flushed its completion buffer.
+* PgQueuer: `QueueManager.run` in single-item mode (`batch_size=1`, one job per dequeue,
+  as a colonies_ha assign hands out one process) and, as `pgqueuer_batched`, with batches
+  of concurrency/2; `max_concurrent_tasks = concurrency` (at least twice the batch, its
+  smallest legal cap); the run ends when the last job's handler has returned and the
+  worker has flushed its completion buffer.
 * procrastinate: `run_worker_async(concurrency=…)` with LISTEN/NOTIFY; done when the
   database shows every job `succeeded`.
 
@@ -37,7 +39,9 @@ def _split(jobs: int, parts: int) -> list[int]:
     return [jobs // parts + (i < jobs % parts) for i in range(parts)]
 
 
-async def _pgqueuer_consumer(dsn: str, jobs: int, concurrency: int, ready: Ready) -> float:
+async def _pgqueuer_consumer(
+    dsn: str, jobs: int, concurrency: int, ready: Ready, *, batched: bool = False
+) -> float:
     from pgqueuer import PsycopgDriver, Queries, QueueManager  # noqa: PLC0415 - optional
 
     async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
@@ -51,7 +55,7 @@ async def _pgqueuer_consumer(dsn: str, jobs: int, concurrency: int, ready: Ready
             if done >= jobs:
                 manager.shutdown.set()
 
-        batch = max(1, concurrency // 2)
+        batch = max(1, concurrency // 2) if batched else 1
         ready.set()
         await manager.run(
             dequeue_timeout=timedelta(seconds=1),
@@ -145,9 +149,27 @@ async def _procrastinate_install(dsn: str) -> None:
         await app.schema_manager.apply_schema_async()
 
 
-_CONSUMERS = {"pgqueuer": _pgqueuer_consumer, "procrastinate": _procrastinate_consumer}
-_PRODUCERS = {"pgqueuer": _pgqueuer_producers, "procrastinate": _procrastinate_producers}
-_INSTALL = {"pgqueuer": _pgqueuer_install, "procrastinate": _procrastinate_install}
+async def _pgqueuer_batched_consumer(dsn: str, jobs: int, concurrency: int, ready: Ready) -> float:
+    return await _pgqueuer_consumer(dsn, jobs, concurrency, ready, batched=True)
+
+
+# "pgqueuer" is its single-item mode (batch_size 1: one job per dequeue, as colonies_ha's
+# protocol hands out one process per assign); "pgqueuer_batched" dequeues concurrency/2.
+_CONSUMERS = {
+    "pgqueuer": _pgqueuer_consumer,
+    "procrastinate": _procrastinate_consumer,
+    "pgqueuer_batched": _pgqueuer_batched_consumer,
+}
+_PRODUCERS = {
+    "pgqueuer": _pgqueuer_producers,
+    "procrastinate": _procrastinate_producers,
+    "pgqueuer_batched": _pgqueuer_producers,
+}
+_INSTALL = {
+    "pgqueuer": _pgqueuer_install,
+    "procrastinate": _procrastinate_install,
+    "pgqueuer_batched": _pgqueuer_install,
+}
 SYSTEMS = tuple(_CONSUMERS)
 
 

@@ -2,7 +2,7 @@
 
 Starts its own PostgreSQL (settings in benchmarks/env.py), measures, shows progress, prints
 the tables and writes results.json, results.md and PNG plots.  Nothing here is asserted:
-the targets of issue 7 are reported as met or missed.
+the targets (issue 13's, and issue 7's where 13 sets none) are reported as met or missed.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import asyncio
 import json
 import os
 import platform
+import shutil
 import subprocess
 import tempfile
 import time
@@ -31,6 +32,7 @@ from benchmarks.env import (
     PG_SETTINGS,
     BenchPostgres,
     ServerProcess,
+    export_tree,
     http_session,
     make_colony,
     new_cluster,
@@ -59,8 +61,8 @@ class Plan:
 
 FULL = Plan(
     "full",
-    concurrencies=(1, 8, 32, 64),
-    cluster_concurrencies=(1, 8, 32, 64),
+    concurrencies=(1, 8, 32, 128),
+    cluster_concurrencies=(8, 32, 128),
     duration=10.0,
     warmup=2.0,
     depths=(1_000, 10_000, 100_000, 1_000_000),
@@ -72,7 +74,7 @@ FULL = Plan(
 QUICK = Plan(
     "quick",
     concurrencies=(1, 8, 32),
-    cluster_concurrencies=(8,),
+    cluster_concurrencies=(8, 32),
     duration=1.2,
     warmup=0.3,
     depths=(1_000, 10_000),
@@ -100,10 +102,17 @@ PLANS = {"full": FULL, "quick": QUICK, "smoke": SMOKE}
 class Runner:
     """Runs the selected measurements in order against one PostgreSQL."""
 
-    def __init__(self, plan: Plan, only: tuple[str, ...], progress: Progress) -> None:
+    def __init__(
+        self,
+        plan: Plan,
+        only: tuple[str, ...],
+        progress: Progress,
+        baseline: Path | None = None,
+    ) -> None:
         self.plan = plan
         self.only = only
         self.progress = progress
+        self.baseline = baseline
         self.task = progress.add_task("starting PostgreSQL", total=self._steps())
         self.pg = BenchPostgres()
         self.workdir = Path(tempfile.mkdtemp(prefix="colonies-ha-bench-logs-"))
@@ -115,13 +124,16 @@ class Runner:
     def _steps(self) -> int:
         p = self.plan
         counts = {
-            "single": len(p.concurrencies) + 1,
+            "single": len(p.concurrencies) * (2 if self.baseline else 1) + 1,
             "cluster": len(p.cluster_concurrencies) + 1,
             "peers": 3 * len(p.peer_concurrencies),
             "failover": p.failover_runs,
             "depth": len(p.depths),
         }
         return 1 + sum(counts[name] for name in self.only)
+
+    def _postmaster(self) -> int | None:
+        return self.pg.server.pid if self.pg.server is not None else None
 
     def step(self, description: str, advance: int = 0) -> None:
         self.progress.update(self.task, description=description, advance=advance)
@@ -172,6 +184,7 @@ class Runner:
                     duration=self.plan.duration,
                     warmup=self.plan.warmup,
                     server_pids=pids,
+                    postmaster_pid=self._postmaster(),
                 )
             )
             self.step(f"{label}: {c} workers", 1)
@@ -186,6 +199,7 @@ class Runner:
             warmup=self.plan.warmup,
             rate=peak["cycles_per_s"] / 2,
             server_pids=pids,
+            postmaster_pid=self._postmaster(),
         )
         self.step(f"{label}: half of peak load", 1)
         return {
@@ -195,13 +209,52 @@ class Runner:
             "half_load": half,
         }
 
-    async def _with_server(self, label: str, session: Any) -> ServerProcess:
-        server = ServerProcess(self.pg.new_database(label), self.workdir)
+    async def _baseline(self, session: Any, tree: Path) -> None:
+        """The single-replica points against `tree` and this tree, interleaved point by
+        point (baseline, ours, next point ...), two servers up side by side."""
+        servers = [
+            await self._with_server("baseline", session, tree=tree),
+            await self._with_server("ours", session),
+        ]
+        try:
+            colonies = [
+                await make_colony(session, s.url, s.server_prvkey, max(self.plan.concurrencies))
+                for s in servers
+            ]
+            found: dict[str, list[dict[str, Any]]] = {"baseline": [], "ours": []}
+            for c in self.plan.concurrencies:
+                for name, server, colony in zip(found, servers, colonies, strict=True):
+                    assert server.process is not None
+                    self.step(f"A/B {name}: {c} workers")
+                    found[name].append(
+                        await run_cycles(
+                            session,
+                            [server.url],
+                            colony,
+                            c,
+                            duration=self.plan.duration,
+                            warmup=self.plan.warmup,
+                            server_pids=(server.process.pid,),
+                            postmaster_pid=self._postmaster(),
+                        )
+                    )
+                    self.step(f"A/B {name}: {c} workers", 1)
+        finally:
+            for server in servers:
+                server.stop()
+        self.results["baseline"] = {"tree": str(tree), **found}
+
+    async def _with_server(
+        self, label: str, session: Any, *, tree: Path | None = None
+    ) -> ServerProcess:
+        server = ServerProcess(self.pg.new_database(label), self.workdir, tree=tree)
         server.start()
         await server.wait_ready(session)
         return server
 
     async def single(self, session: Any) -> None:
+        if self.baseline is not None:
+            await self._baseline(session, self.baseline)
         server = await self._with_server("single", session)
         try:
             colony = await make_colony(
@@ -350,6 +403,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help=f"comma-separated subset of {', '.join(MEASUREMENTS)}",
     )
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
+    parser.add_argument(
+        "--baseline",
+        metavar="REV_OR_DIR",
+        help="also measure one replica of this git revision (or a directory holding a"
+        " colonies_ha package), interleaved point by point with this tree's, for ratios",
+    )
     args = parser.parse_args(argv)
     only = tuple(n.strip() for n in args.only.split(",") if n.strip())
     unknown = set(only) - set(MEASUREMENTS)
@@ -371,8 +430,16 @@ def main(argv: list[str] | None = None) -> int:
         TimeElapsedColumn(),
     )
     with Progress(*columns, console=console, transient=False) as progress:
-        runner = Runner(plan, args.only, progress)
-        results = asyncio.run(runner.run())
+        baseline = None
+        if args.baseline and "single" in args.only:
+            given = Path(args.baseline)
+            baseline = given.resolve() if given.is_dir() else export_tree(args.baseline)
+        runner = Runner(plan, args.only, progress, baseline)
+        try:
+            results = asyncio.run(runner.run())
+        finally:
+            if baseline is not None and not Path(args.baseline).is_dir():
+                shutil.rmtree(baseline, ignore_errors=True)  # the exported revision
     notes = list(runner.notes)
     if "depth" in args.only and plan.depths[-1] >= 1_000_000:
         notes.append(

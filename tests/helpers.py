@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from colonies_ha.client import ColoniesClient, function_spec
 from colonies_ha.config import ServerConfig
+from colonies_ha.domain.errors import ColoniesError
 from colonies_ha.protocol.crypto import generate_private_key, id_of_private_key
 from colonies_ha.replica import Replica
 
@@ -111,3 +114,22 @@ async def start_another_replica(server: ServerEnv) -> ServerEnv:
     replica = Replica(config)
     await replica.start()
     return ServerEnv(replica, server.server_prvkey)
+
+
+async def drain(
+    executor: ColoniesClient,
+    colonyid: str,
+    handed_out: Counter[str],
+    check: Callable[[ColoniesClient, dict[str, Any]], None] | None = None,
+) -> None:
+    """Assign and close until the queue stays empty for a 1 s long poll, counting hand-outs."""
+    while True:
+        try:
+            process = await executor.assign(colonyid, 1)
+        except ColoniesError as error:
+            assert error.status == 404, error.message
+            return
+        handed_out[process["processid"]] += 1
+        if check is not None:
+            check(executor, process)
+        await executor.close(process["processid"], process["spec"]["args"])

@@ -38,9 +38,8 @@ MAX_LOG_MESSAGE = 64 * 1024
 async def submit_function_spec(ctx: Context, req: Req) -> Any:
     spec = parse_function_spec(req.msg.get("spec"))
     colony = ColonyRef(spec["conditions"]["colonyid"], spec["conditions"]["colonyname"])
-    async with ctx.db.connection() as conn:
-        member = await auth.require_member_by_ref(conn, req.caller_id, colony)
-        spec = await processes.place(conn, spec, member)
+    member = await auth.require_submitter_by_ref(ctx, req.caller_id, colony)
+    spec = await processes.place(ctx, spec, member)
     return await processes.submit(ctx, spec, member)
 
 
@@ -50,8 +49,7 @@ async def assign_process(ctx: Context, req: Req) -> Any:
     timeout = get_int(req.msg, "timeout", default=0, high=MAX_ASSIGN_TIMEOUT)
     if timeout <= 0:
         raise BadRequest("assignprocessmsg needs a timeout of at least 1 second")
-    async with ctx.db.connection() as conn:
-        member = await auth.require_assignee_by_ref(conn, req.caller_id, colony)
+    member = await auth.require_assignee_by_ref(ctx, req.caller_id, colony)
     wait_seconds: float = timeout
     if req.relay is not None and req.relay.wait_limit is not None:
         wait_seconds = min(wait_seconds, req.relay.wait_limit)  # what the client has left

@@ -35,6 +35,7 @@ async def take_snapshot(ctx: Context, previous: Snapshot) -> Snapshot:
         epoch=previous.epoch,
         pool={k: int(v) for k, v in ctx.db.pool.get_stats().items()},
         database_up=False,
+        batches=ctx.batches.counts(),
     )
     try:
         async with asyncio.timeout(DATABASE_READ_SECONDS), ctx.db.connection() as conn:

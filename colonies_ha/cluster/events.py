@@ -1,12 +1,13 @@
 """Process-change events from Postgres LISTEN/NOTIFY, fanned out inside one replica.
 
-Every transaction that changes a process state sends a NOTIFY, which Postgres delivers
-at commit to every replica's listener.  Long-polling assigns and WebSocket subscribers
-wait here.  A NOTIFY sent while the listener is disconnected is gone, so nothing relies on
-one alone: waiters for one process or for work re-check about every second, and after a
-reconnect every subscriber gets a *resync* event naming the database time since which it
-may have missed changes (the listener proves it is alive with a query every few seconds,
-so that time is known), and streams re-read what changed since then.
+Every transaction that changes a process state sends a NOTIFY (one per process, or, from a
+statement that changes a batch of them, one listing up to 20 of them), which Postgres
+delivers at commit to every replica's listener.  Long-polling assigns and WebSocket
+subscribers wait here.  A NOTIFY sent while the listener is disconnected is gone, so nothing
+relies on one alone: waiters for one process or for work re-check about every second, and
+after a reconnect every subscriber gets a *resync* event naming the database time since
+which it may have missed changes (the listener proves it is alive with a query every few
+seconds, so that time is known), and streams re-read what changed since then.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any
 
 import psycopg
 
+from colonies_ha.domain.states import ProcessState
 from colonies_ha.store.db import Conn, connection_kwargs
 from colonies_ha.store.queries import Q
 
@@ -111,7 +113,7 @@ class EventHub:
                             if note.channel == TOPICS:
                                 self._wake_topic(note.payload)
                             else:
-                                self._dispatch(json.loads(note.payload))
+                                self._dispatch_payload(note.payload)
                         # NOTIFYs arriving meanwhile wait in psycopg's backlog for the
                         # next notifies(); the query's time bounds what was received.
                         alive_at = await asyncio.wait_for(_db_now(conn), HEARTBEAT_TIMEOUT_SECONDS)
@@ -122,10 +124,21 @@ class EventHub:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 2.0)
 
+    def _dispatch_payload(self, payload: str) -> None:
+        """One NOTIFY: an event, or a list of events (a batch statement announces the rows
+        it changed in one NOTIFY per few dozen, not one each)."""
+        decoded = json.loads(payload)
+        for event in decoded if isinstance(decoded, list) else (decoded,):
+            self._dispatch(event)
+
     def _dispatch(self, event: dict[str, Any]) -> None:
-        signal = self._colony_signals.pop(event["colonyid"], None)
-        if signal is not None:
-            signal.set()
+        # Only a process that is (again) waiting can be work for a long-polling assign: a
+        # claim or a close wakes nobody, or every waiter of the colony would look again
+        # for each of them and find nothing.
+        if event["state"] == ProcessState.WAITING:
+            signal = self._colony_signals.pop(event["colonyid"], None)
+            if signal is not None:
+                signal.set()
         for queue in self._subscribers:
             queue.put_nowait(event)
 
@@ -154,7 +167,8 @@ class EventHub:
         return signal
 
     def colony_signal(self, colonyid: str) -> asyncio.Event:
-        """An event set by the next change in the colony; take it *before* looking for work."""
+        """An event set when a process of the colony next becomes waiting (or the listener
+        reconnects); take it *before* looking for work."""
         signal = self._colony_signals.get(colonyid)
         if signal is None:
             signal = self._colony_signals[colonyid] = asyncio.Event()

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
@@ -29,6 +29,8 @@ class Snapshot:
     database_up: bool = True  # False: the database part (epoch, queue) could not be read
     pool: dict[str, int] = field(default_factory=dict)
     queue: list[dict[str, Any]] = field(default_factory=list)
+    # Group commit, by kind (submit, close, claim, executor): (batches run, requests carried).
+    batches: dict[str, tuple[int, int]] = field(default_factory=dict)
 
 
 class _StateCollector(Collector):
@@ -71,6 +73,21 @@ class _StateCollector(Collector):
         for row in snap.queue:
             queue.add_metric([row["colonyid"], row["executortype"], row["state"]], row["count"])
         yield queue
+        batches = CounterMetricFamily(
+            "colonies_coalesced_batches",
+            "Statements that served coalesced requests (group commit), by kind",
+            labels=["kind"],
+        )
+        requests = CounterMetricFamily(
+            "colonies_coalesced_requests",
+            "Requests served by those statements, by kind (÷ batches: the mean batch size)",
+            labels=["kind"],
+        )
+        for kind, (count, items) in sorted(snap.batches.items()):
+            batches.add_metric([kind], count)
+            requests.add_metric([kind], items)
+        yield batches
+        yield requests
 
 
 class Metrics:

@@ -10,11 +10,14 @@ checks here.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from colonies_ha.domain.errors import Forbidden, NotFound
 from colonies_ha.domain.states import ExecutorState
 from colonies_ha.domain.validation import ColonyRef
+from colonies_ha.services import batches
+from colonies_ha.services.context import Context
 from colonies_ha.store import repo
 from colonies_ha.store.db import Conn
 
@@ -46,6 +49,17 @@ async def require_colony_owner(conn: Conn, caller_id: str, colonyid: str) -> Non
 
 async def require_member(conn: Conn, caller_id: str, colonyid: str) -> Member:
     executor = await repo.get_executor(conn, caller_id)
+    return _member_of(executor, caller_id, colonyid)
+
+
+async def require_member_coalesced(ctx: Context, caller_id: str, colonyid: str) -> Member:
+    """require_member on the hot path (submit, assign): the executor lookup shares one
+    statement with the concurrent requests' lookups (see services.coalesce)."""
+    executor = await ctx.batches.executor.run(None, caller_id, partial(batches.executor_batch, ctx))
+    return _member_of(executor, caller_id, colonyid)
+
+
+def _member_of(executor: dict[str, Any] | None, caller_id: str, colonyid: str) -> Member:
     _check_membership(executor, caller_id, colonyid)
     assert executor is not None
     return Member(
@@ -191,17 +205,27 @@ async def require_executor_membership(conn: Conn, caller_id: str, colonyname: st
 
 
 async def require_member_by_ref(conn: Conn, caller_id: str, colony: ColonyRef) -> Member:
-    """Submitting, reading: a 2023 approved executor, or a newest-generation member."""
+    """Reading: a 2023 approved executor, or a newest-generation member."""
     if colony.current:
         return await require_membership(conn, caller_id, colony.colonyname)
     return await require_member(conn, caller_id, colony.colonyid)
 
 
-async def require_assignee_by_ref(conn: Conn, caller_id: str, colony: ColonyRef) -> Member:
+async def require_submitter_by_ref(ctx: Context, caller_id: str, colony: ColonyRef) -> Member:
+    """Submitting: a 2023 approved executor (its lookup coalesced with the concurrent
+    requests'), or a newest-generation member (executor or user)."""
+    if colony.current:
+        async with ctx.db.connection() as conn:
+            return await require_membership(conn, caller_id, colony.colonyname)
+    return await require_member_coalesced(ctx, caller_id, colony.colonyid)
+
+
+async def require_assignee_by_ref(ctx: Context, caller_id: str, colony: ColonyRef) -> Member:
     """Assigning: an approved executor of the colony (a user runs nothing)."""
     if colony.current:
-        return await require_executor_membership(conn, caller_id, colony.colonyname)
-    return await require_member(conn, caller_id, colony.colonyid)
+        async with ctx.db.connection() as conn:
+            return await require_executor_membership(conn, caller_id, colony.colonyname)
+    return await require_member_coalesced(ctx, caller_id, colony.colonyid)
 
 
 async def require_reader_by_ref(

@@ -7,6 +7,7 @@ from typing import Any, Protocol
 
 from colonies_ha.cluster.events import EventHub
 from colonies_ha.observability.metrics import Metrics
+from colonies_ha.services.coalesce import Batches
 from colonies_ha.store.db import Database
 
 
@@ -41,3 +42,4 @@ class Context:
     server_id: str
     node_name: str = "colonies-ha"
     metrics: Metrics = field(default_factory=Metrics)
+    batches: Batches = field(default_factory=Batches)  # group commit of hot requests

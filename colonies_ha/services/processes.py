@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from functools import partial
 from typing import Any
 
 from psycopg.types.json import Jsonb
@@ -21,7 +22,7 @@ from colonies_ha.protocol.objects import (
     process_json,
     statistics_json,
 )
-from colonies_ha.services import workflows
+from colonies_ha.services import batches, workflows
 from colonies_ha.services.auth import Member
 from colonies_ha.services.context import Context
 from colonies_ha.services.submission import insert_new_processes
@@ -31,15 +32,16 @@ from colonies_ha.store.db import Conn
 Json = dict[str, Any]
 
 
-async def place(conn: Conn, spec: Json, member: Member) -> Json:
+async def place(ctx: Context, spec: Json, member: Member) -> Json:
     """A parsed spec made ready to store: its colony named both ways, and the newest
     generation's `executornames` resolved to the executor ids the assign claim matches."""
     spec = with_colony(spec, member.colonyid, member.colonyname)
     names = spec["conditions"].get("executornames")
     if names:
-        found = await repo.all_rows(
-            conn, "executor_ids_by_names", {"colonyid": member.colonyid, "names": names}
-        )
+        async with ctx.db.connection() as conn:
+            found = await repo.all_rows(
+                conn, "executor_ids_by_names", {"colonyid": member.colonyid, "names": names}
+            )
         missing = sorted(set(names) - {r["executorname"] for r in found})
         if missing:
             raise BadRequest(
@@ -58,30 +60,19 @@ async def submit(ctx: Context, spec: Json, initiator: Member | None = None) -> J
     if spec["env"]:  # ENV attributes: several rows, one transaction
         async with ctx.db.transaction() as conn:
             await insert_new_processes(conn, [process])
-    else:  # one statement: the row and its NOTIFY
-        async with ctx.db.connection() as conn:
-            await repo.submit_process(conn, process)
+    else:  # one statement, shared with the submits that arrive meanwhile
+        await ctx.batches.submit.run(None, process, partial(batches.submit_batch, ctx))
     return process_json(process)
 
 
 async def _claim(
     ctx: Context, member: Member, epoch: int | None, receipt: str | None
 ) -> Json | None:
+    """Claim in the next batch of this colony and executor type (see services.batches)."""
+    key = batches.ClaimKey(member.colonyid, member.executortype, epoch)
+    waiter = batches.Waiter(member.executorid, receipt)
     try:
-        async with ctx.db.fenced_transaction(epoch, serialize_on=receipt) as conn:
-            row = await _earlier_claim(ctx, conn, receipt, member.executorid)
-            if row is None:
-                row = await repo.one(
-                    conn,
-                    "assign_process",
-                    {
-                        "executorid": member.executorid,
-                        "colonyid": member.colonyid,
-                        "executortype": member.executortype,
-                        "receipt": receipt,
-                    },
-                )
-                # The claim statement also queued the NOTIFY.
+        row = await ctx.batches.claim.run(key, waiter, partial(batches.claim_batch, ctx))
     except NotLeader:
         if epoch is not None:
             ctx.leadership.lost(epoch)
@@ -128,19 +119,6 @@ async def assign(
             await asyncio.wait_for(signal.wait(), min(remaining, SAFETY_RECHECK_SECONDS))
 
 
-async def _earlier_claim(
-    ctx: Context, conn: Conn, receipt: str | None, executorid: str
-) -> Json | None:
-    """The claim an earlier attempt of this relayed request committed, if it still stands
-    (read under the receipt's lock, so no attempt of the request is in flight)."""
-    if receipt is None:
-        return None
-    row = await repo.one(conn, "process_by_receipt", {"receipt": receipt, "executorid": executorid})
-    if row is not None:
-        ctx.metrics.forwarded.labels("redelivered").inc()
-    return row
-
-
 async def get_process(conn: Conn, processid: str) -> Json:
     row = await repo.get_process(conn, processid)
     if row is None:
@@ -166,6 +144,12 @@ async def close(
     errors: list[str] | None = None,
 ) -> None:
     successful = errors is None
+    state = ProcessState.SUCCESSFUL if successful else ProcessState.FAILED
+    request = batches.CloseRequest(processid, caller_id, state, output, errors)
+    if await ctx.batches.close.run(None, request, partial(batches.close_batch, ctx)):
+        return
+    # A graph member, or a close the compare-and-set refused: on its own, under the graph
+    # lock, with the reason of a refusal.
     async with ctx.db.transaction() as conn:
         graphid = await workflows.lock_graph_of(conn, processid)
         if successful:

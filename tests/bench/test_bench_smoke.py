@@ -40,4 +40,4 @@ def test_smoke_run_writes_well_formed_results(tmp_path: Path) -> None:
     markdown = (tmp_path / "results.md").read_text()
     assert "## Full signed cycles" in markdown
     assert "## Assign latency vs queue depth" in markdown
-    assert "## Targets of issue 7" in markdown
+    assert "## Targets" in markdown

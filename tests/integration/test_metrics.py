@@ -73,6 +73,20 @@ async def test_counters_and_gauges_follow_a_process_through_its_life(colony: Col
     assert value(after, "colonies_processes", **queue, state="running") == 0
 
 
+async def test_coalesced_requests_and_their_batches_are_counted(colony: ColonyEnv) -> None:
+    url = colony.server.url
+    before = await scrape(url)
+    await asyncio.gather(*(colony.executor.submit(colony.spec()) for _ in range(6)))
+    after = await scrape(url)
+    grew = {
+        name: value(after, name, kind="submit") - value(before, name, kind="submit")
+        for name in ("colonies_coalesced_batches_total", "colonies_coalesced_requests_total")
+    }
+    assert grew["colonies_coalesced_requests_total"] == 6
+    assert 1 <= grew["colonies_coalesced_batches_total"] <= 6
+    assert value(after, "colonies_coalesced_requests_total", kind="executor") >= 6
+
+
 async def test_refusals_are_counted_by_status_and_junk_is_one_label(colony: ColonyEnv) -> None:
     url = colony.server.url
     stranger = colony.server.client(generate_private_key())  # a key of no colony

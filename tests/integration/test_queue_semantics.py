@@ -6,9 +6,7 @@ import asyncio
 import time
 from collections import Counter
 
-from colonies_ha.client import ColoniesClient
-from colonies_ha.domain.errors import ColoniesError
-from tests.helpers import ColonyEnv
+from tests.helpers import ColonyEnv, drain
 from tests.integration.test_colonies_executors import refused
 
 
@@ -31,18 +29,7 @@ async def test_twenty_executors_drain_a_thousand_processes_exactly_once(
     submitter = colony.executor
     await asyncio.gather(*(submitter.submit(colony.spec(args=[i])) for i in range(total)))
     handed_out: Counter[str] = Counter()
-
-    async def drain(executor: ColoniesClient) -> None:
-        while True:
-            try:
-                process = await executor.assign(colony.colonyid, 1)
-            except ColoniesError as error:
-                assert error.status == 404, error.message
-                return
-            handed_out[process["processid"]] += 1
-            await executor.close(process["processid"], process["spec"]["args"])
-
-    await asyncio.gather(*(drain(e) for e in executors))
+    await asyncio.gather(*(drain(e, colony.colonyid, handed_out) for e in executors))
     assert len(handed_out) == total
     assert set(handed_out.values()) == {1}
     stats = await colony.owner.colony_stats(colony.colonyid)

@@ -75,6 +75,12 @@ SELECT e.*, c.name AS colonyname
 FROM executors e JOIN colonies c USING (colonyid)
 WHERE e.colonyid = %(colonyid)s AND e.executorname = %(executorname)s;
 
+-- name: get_executors_by_id
+-- get_executor for the callers of several concurrent requests (coalesced membership checks).
+SELECT e.*, c.name AS colonyname
+FROM executors e JOIN colonies c USING (colonyid)
+WHERE e.executorid = ANY (%(executorids)s::text[]);
+
 -- name: get_executors
 SELECT e.*, c.name AS colonyname
 FROM executors e JOIN colonies c USING (colonyid)
@@ -170,40 +176,6 @@ FROM attributes WHERE attributeid = %(attributeid)s;
 SELECT *, process_attributes(processid) AS attributes
 FROM processes WHERE processid = %(processid)s;
 
--- name: assign_process
--- The one atomic claim: the CTE picks the best waiting candidate and locks it, skipping
--- rows another assign holds, so no process is ever handed to two executors, even by two
--- servers at once.  A workflow member's input is its parents' outputs, in parent order.
-WITH heard AS (
-    UPDATE executors SET lastheardfromtime = now()
-    WHERE executorid = %(executorid)s
-      AND (lastheardfromtime IS NULL OR lastheardfromtime < now() - interval '1 second')
-), candidate AS (
-    SELECT processid FROM processes
-    WHERE colonyid = %(colonyid)s AND state = 0 AND NOT waitforparents
-      AND executortype = %(executortype)s
-      AND (executorids = '{}' OR %(executorid)s = ANY (executorids))
-    ORDER BY prioritytime
-    LIMIT 1
-    FOR UPDATE SKIP LOCKED
-), claimed AS (
-    UPDATE processes p SET
-        state = 1, isassigned = true, assignedexecutorid = %(executorid)s,
-        attempt = p.attempt + 1, starttime = now(), assign_receipt = %(receipt)s,
-        execdeadline = CASE WHEN p.maxexectime > 0
-                            THEN now() + make_interval(secs => p.maxexectime) END,
-        input = CASE WHEN cardinality(p.parents) > 0 THEN parents_output(p.parents)
-                     ELSE p.input END
-    FROM candidate
-    WHERE p.processid = candidate.processid
-    RETURNING p.*, process_attributes(p.processid) AS attributes
-)
--- The claim's NOTIFY rides along (one round trip less); delivered at commit.
-SELECT c.*, pg_notify('colonies_ha', json_build_object(
-           'processid', c.processid, 'colonyid', c.colonyid, 'executortype', c.executortype,
-           'state', c.state, 'processgraphid', c.processgraphid)::text) AS notified
-FROM claimed c;
-
 -- name: processes_changed_since
 -- A WebSocket stream's catch-up after its replica's LISTEN connection was lost: the
 -- processes of the colony that reached the state since the listener was last known alive.
@@ -212,12 +184,6 @@ WHERE colonyid = %(colonyid)s AND state = %(state)s AND statechangetime >= %(sin
   AND (%(executortype)s = '' OR executortype = %(executortype)s)
 ORDER BY statechangetime
 LIMIT %(limit)s;
-
--- name: process_by_receipt
--- The claim an earlier attempt of a relayed assign made, if it committed and the process is
--- still that claim's.  Read under the receipt's lock, after any attempt in flight ended.
-SELECT p.*, process_attributes(p.processid) AS attributes FROM processes p
-WHERE assign_receipt = %(receipt)s AND state = 1 AND assignedexecutorid = %(executorid)s;
 
 -- name: close_successful
 -- Compare-and-set on (running, assignee): a stale or foreign close changes nothing.  The
@@ -260,6 +226,90 @@ SELECT c.*, pg_notify('colonies_ha', json_build_object(
            'processid', c.processid, 'colonyid', c.colonyid, 'executortype', c.executortype,
            'state', c.state, 'processgraphid', c.processgraphid)::text) AS notified
 FROM closed c;
+
+-- name: submit_processes
+-- Group commit of plain submits (colonies_ha.services.batches): the rows of several requests,
+-- as one JSON array of submit_process's columns, in one statement and one implicit
+-- transaction, each with its NOTIFY.  A failure fails them all; the caller then stores them
+-- one by one, so each request gets its own error.
+WITH inserted AS (
+    INSERT INTO processes (processid, colonyid, executortype, executorids, prioritytime,
+                           submissiontime, waitdeadline, maxretries, maxexectime, maxwaittime,
+                           waitforparents, parents, children, processgraphid, spec, input,
+                           initiatorid, initiatorname)
+    SELECT processid, colonyid, executortype, executorids, prioritytime,
+           submissiontime, waitdeadline, maxretries, maxexectime, maxwaittime,
+           waitforparents, parents, children, processgraphid, spec, input,
+           initiatorid, initiatorname
+    FROM jsonb_populate_recordset(NULL::processes, %(rows)s)
+    RETURNING processid, colonyid, executortype, state, processgraphid
+)
+-- One NOTIFY per 20 rows, listing their events (a payload stays far below the 8,000 bytes
+-- NOTIFY takes); every replica's listener then wakes once per 20 rows, not once per row.
+SELECT pg_notify('colonies_ha', json_agg(json_build_object(
+           'processid', processid, 'colonyid', colonyid, 'executortype', executortype,
+           'state', state, 'processgraphid', processgraphid))::text)
+FROM (SELECT *, (row_number() OVER () - 1) / 20 AS chunk FROM inserted) AS numbered
+GROUP BY chunk;
+
+-- name: close_processes
+-- Group commit of closes: the same compare-and-set as close_successful / close_failed, per
+-- row (running, and assigned to the executor that closes it).  Only processes outside a
+-- workflow are closed here (a graph member needs the graph lock and its release of
+-- children); a request whose row is not returned goes the one-by-one way, which closes
+-- graph members and explains a refusal.  The caller passes each process at most once.  The
+-- function statistics are folded per (executor, function) first, so two closes of one
+-- function in a batch count twice (an UPDATE … FROM updates a row once).
+WITH req AS (
+    SELECT * FROM jsonb_to_recordset(%(closes)s)
+        AS r(processid text, executorid text, state smallint, output jsonb, errors jsonb)
+), closed AS (
+    UPDATE processes p SET state = r.state, endtime = now(), execdeadline = NULL,
+        output = CASE WHEN r.state = 2 THEN r.output ELSE p.output END,
+        errors = CASE WHEN r.state = 3 THEN r.errors ELSE p.errors END
+    FROM req r
+    WHERE p.processid = r.processid AND p.state = 1 AND p.assignedexecutorid = r.executorid
+      AND p.processgraphid = ''
+    RETURNING p.processid, p.colonyid, p.executortype, p.state, p.processgraphid,
+              p.assignedexecutorid, coalesce(p.spec->>'funcname', '') AS funcname,
+              greatest(extract(epoch FROM p.starttime - p.submissiontime), 0)::float8 AS w,
+              greatest(extract(epoch FROM p.endtime - p.starttime), 0)::float8 AS e
+), run AS (
+    SELECT assignedexecutorid, funcname, count(*) AS n,
+           min(w) AS minw, max(w) AS maxw, sum(w) AS sumw,
+           min(e) AS mine, max(e) AS maxe, sum(e) AS sume
+    FROM closed WHERE state = 2
+    GROUP BY assignedexecutorid, funcname
+), stats AS (
+    UPDATE functions f SET
+        counter     = f.counter + v.n,
+        minwaittime = CASE WHEN f.counter = 0 THEN v.minw ELSE least(f.minwaittime, v.minw) END,
+        maxwaittime = greatest(f.maxwaittime, v.maxw),
+        minexectime = CASE WHEN f.counter = 0 THEN v.mine ELSE least(f.minexectime, v.mine) END,
+        maxexectime = greatest(f.maxexectime, v.maxe),
+        avgwaittime = (f.avgwaittime * f.counter + v.sumw) / (f.counter + v.n),
+        avgexectime = (f.avgexectime * f.counter + v.sume) / (f.counter + v.n)
+    FROM run v
+    WHERE f.executorid = v.assignedexecutorid AND f.funcname = v.funcname
+), notified AS (
+    -- One NOTIFY per 20 closed rows, listing their events (see submit_processes).
+    SELECT count(pg_notify('colonies_ha', events::text)) AS notifies
+    FROM (SELECT json_agg(json_build_object(
+                     'processid', processid, 'colonyid', colonyid,
+                     'executortype', executortype, 'state', state,
+                     'processgraphid', processgraphid)) AS events
+          FROM (SELECT *, (row_number() OVER () - 1) / 20 AS chunk FROM closed) AS numbered
+          GROUP BY chunk) AS grouped
+)
+SELECT c.processid, n.notifies FROM closed c, notified n;
+
+-- name: claim_for_waiters
+-- The leader's claim for one or more waiting assigns of one colony and executor type, with
+-- its fencing check, in one statement (function claim_for_waiters, migration 0009): the
+-- claimed processes, and earlier claims of relayed receipts, one row each.
+SELECT (c.process).*, c.attributes, c.redelivered
+FROM claim_for_waiters(%(epoch)s, %(colonyid)s, %(executortype)s,
+                       %(executorids)s::text[], %(receipts)s::text[]) AS c;
 
 -- name: list_processes
 -- An empty executortype (what clients of the protocol send, by leaving it out) lists all.
