@@ -95,7 +95,7 @@ async def test_closes_in_one_batch_all_count_in_the_function_statistics(
     await submit_all(colony, [colony.spec("echo") for _ in range(3)])
     ids = [(await executor.assign(colony.colonyid, 1))["processid"] for _ in range(3)]
     await asyncio.gather(*(processes.close(ctx, executor.id, p, output=[]) for p in ids))
-    (function,) = await executor.get_functions(executorid=executor.id)
+    (function,) = await executor.get_functions(executor=executor.id)
     assert function["counter"] == 3
 
 
