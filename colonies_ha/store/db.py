@@ -312,21 +312,16 @@ class Database:
             _raise_if_unconfirmed(conn)
 
     @asynccontextmanager
-    async def fenced_transaction(
-        self, epoch: int | None, *, serialize_on: str | None = None
-    ) -> AsyncIterator[Conn]:
+    async def fenced_transaction(self, epoch: int | None) -> AsyncIterator[Conn]:
         """A leader-only transaction: commits only while `epoch` is still the current one.
 
-        With `serialize_on`, transactions naming the same key run one after the other (the
-        key's lock is taken in the same round trip as the fencing lock).
+        (The claim does its fencing inside claim_for_waiters, migration 0009, together with
+        the per-receipt serialisation of relayed attempts.)
         """
         if epoch is None:
             raise NotLeader("this replica is not the leader")
         async with self.transaction() as conn:
-            if serialize_on is None:
-                await conn.execute(Q["fence_lock_shared"])
-            else:
-                await conn.execute(Q["fence_lock_shared_and_key"], {"key": serialize_on})
+            await conn.execute(Q["fence_lock_shared"])
             cur = await conn.execute(Q["fence_epoch"])
             row = await cur.fetchone()
             if row is None or row["epoch"] != epoch:

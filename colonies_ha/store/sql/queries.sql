@@ -6,11 +6,6 @@
 -- new leader's epoch bump (exclusive) waits for them and none can commit after it.
 SELECT pg_advisory_xact_lock_shared(7411001);
 
--- name: fence_lock_shared_and_key
--- The same, plus an exclusive lock on a key of its own (two-int keys never collide with the
--- one-bigint fencing key): relayed claims under one receipt run one after the other.
-SELECT pg_advisory_xact_lock_shared(7411001), pg_advisory_xact_lock(7411002, hashtext(%(key)s));
-
 -- name: fence_epoch
 SELECT epoch FROM leader WHERE id = 1;
 
