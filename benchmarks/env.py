@@ -26,11 +26,11 @@ from colonies_ha.embedded_pg import EmbeddedPostgres, create_database
 from colonies_ha.protocol.crypto import generate_private_key, id_of_private_key
 
 # Same settings for every system measured (colonies_ha, PgQueuer, procrastinate).  Durable
-# storage stays on (fsync, full_page_writes); only the commit does not wait for its WAL
-# flush (a crash may lose the last few hundred ms of commits, never corrupt), which is how
-# queue benchmarks are commonly run and keeps a shared 2-core box from timing its disk.
+# storage stays on (fsync, full_page_writes), and so does synchronous_commit: colonies_ha's
+# own sessions raise it to `on` (an acknowledged write must survive a crash or a database
+# failover, issue 15), so the queues it is compared with wait for their WAL flush too.
 PG_SETTINGS: dict[str, str] = {
-    "synchronous_commit": "off",
+    "synchronous_commit": "on",
     "shared_buffers": "512MB",
     "work_mem": "16MB",
     "maintenance_work_mem": "256MB",
