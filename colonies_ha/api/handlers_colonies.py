@@ -56,6 +56,7 @@ async def delete_colony(ctx: Context, req: Req) -> Any:
             colony.colonyid or (await auth.colony_by_name(conn, colony.colonyname))["colonyid"]
         )
         await colonies.delete_colony(conn, colonyid)
+    ctx.members.forget_all()
     return {}
 
 
@@ -152,12 +153,15 @@ async def _change_executor(ctx: Context, req: Req, state: ExecutorState | None) 
             await auth.require_colony_owner(conn, req.caller_id, executor["colonyid"])
         graphids: list[str] = []
         async with conn.transaction():
-            if state != ExecutorState.APPROVED:
+            if state != ExecutorState.APPROVED:  # an approval takes nothing away
+                await colonies.membership_changes(conn)
                 graphids = await processes.release_runs_of(conn, executorid)
             if state is None:
                 await colonies.delete_executor(conn, executorid)
             else:
                 await colonies.set_executor_state(conn, executorid, state)
+        if state != ExecutorState.APPROVED:
+            ctx.members.forget_all()  # this replica's next request already sees the change
         for graphid in graphids:
             await workflows.refresh_state_after(conn, graphid)
     return {}
@@ -276,4 +280,5 @@ async def remove_user(ctx: Context, req: Req) -> Any:
     async with ctx.db.connection() as conn:
         colony = await auth.require_colony_owner_by_name(conn, req.caller_id, colonyname)
         await colonies.remove_user(conn, colony["colonyid"], colonyname, name)
+    ctx.members.forget_all()
     return {}

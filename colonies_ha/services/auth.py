@@ -193,14 +193,6 @@ def _admit(row: dict[str, Any], caller_id: str, *, approved: bool) -> Member:
     )
 
 
-async def require_executor_membership(conn: Conn, caller_id: str, colonyname: str) -> Member:
-    """Running processes (assign): an approved executor of the colony, not a user."""
-    member = await require_membership(conn, caller_id, colonyname)
-    if member.is_user:
-        raise Forbidden(f"the user {caller_id} is not an executor; only executors run processes")
-    return member
-
-
 # -- either generation: the colony named by id (2023 rules) or by name (newest rules) ----
 
 
@@ -212,20 +204,32 @@ async def require_member_by_ref(conn: Conn, caller_id: str, colony: ColonyRef) -
 
 
 async def require_submitter_by_ref(ctx: Context, caller_id: str, colony: ColonyRef) -> Member:
-    """Submitting: a 2023 approved executor (its lookup coalesced with the concurrent
-    requests'), or a newest-generation member (executor or user)."""
+    """Submitting: a 2023 approved executor, or a newest-generation member (executor or
+    user).  Admissions are remembered for a moment (services.member_cache)."""
     if colony.current:
-        async with ctx.db.connection() as conn:
-            return await require_membership(conn, caller_id, colony.colonyname)
-    return await require_member_coalesced(ctx, caller_id, colony.colonyid)
+        return await ctx.members.admit(
+            ("member", caller_id, colony.colonyname),
+            partial(_membership_by_name, ctx, caller_id, colony.colonyname),
+        )
+    return await ctx.members.admit(
+        ("member-2023", caller_id, colony.colonyid),
+        partial(require_member_coalesced, ctx, caller_id, colony.colonyid),
+    )
 
 
 async def require_assignee_by_ref(ctx: Context, caller_id: str, colony: ColonyRef) -> Member:
-    """Assigning: an approved executor of the colony (a user runs nothing)."""
-    if colony.current:
-        async with ctx.db.connection() as conn:
-            return await require_executor_membership(conn, caller_id, colony.colonyname)
-    return await require_member_coalesced(ctx, caller_id, colony.colonyid)
+    """Assigning: an approved executor of the colony (a user runs nothing).  The claim
+    admits the executor again under row locks (migration 0010), so a remembered admission
+    never hands work to an executor rejected or removed meanwhile."""
+    member = await require_submitter_by_ref(ctx, caller_id, colony)
+    if member.is_user:  # only the newest generation has users
+        raise Forbidden(f"the user {caller_id} is not an executor; only executors run processes")
+    return member
+
+
+async def _membership_by_name(ctx: Context, caller_id: str, colonyname: str) -> Member:
+    async with ctx.db.connection() as conn:
+        return await require_membership(conn, caller_id, colonyname)
 
 
 async def require_reader_by_ref(

@@ -6,10 +6,12 @@ from typing import Any
 
 from psycopg.types.json import Jsonb
 
+from colonies_ha.cluster.events import notify_topic
 from colonies_ha.domain.errors import BadRequest, Forbidden, NotFound
 from colonies_ha.domain.ids import new_object_id
 from colonies_ha.domain.states import ExecutorState
 from colonies_ha.protocol.objects import colony_json, executor_json, function_json, user_json
+from colonies_ha.services.member_cache import MEMBERSHIP_TOPIC
 from colonies_ha.store import repo
 from colonies_ha.store.db import Conn
 
@@ -24,8 +26,10 @@ async def add_colony(conn: Conn, colonyid: str, name: str) -> Json:
 
 
 async def delete_colony(conn: Conn, colonyid: str) -> None:
-    if await repo.one(conn, "delete_colony", {"colonyid": colonyid}) is None:
-        raise NotFound(f"colony {colonyid} does not exist")
+    async with conn.transaction():
+        await membership_changes(conn)  # its executors and users go with it
+        if await repo.one(conn, "delete_colony", {"colonyid": colonyid}) is None:
+            raise NotFound(f"colony {colonyid} does not exist")
 
 
 async def list_colonies(conn: Conn) -> list[Json]:
@@ -69,6 +73,14 @@ async def executor_in_colony(conn: Conn, executorid: str) -> Json:
 async def list_executors(conn: Conn, colonyid: str) -> list[Json]:
     rows = await repo.all_rows(conn, "get_executors", {"colonyid": colonyid})
     return [executor_json(r) for r in rows]
+
+
+async def membership_changes(conn: Conn) -> None:
+    """First in a transaction that rejects or removes members: claims in flight commit
+    before it goes on (migration 0010), and every replica forgets the admissions it
+    remembered (services.member_cache) when it commits."""
+    await repo.run(conn, "lock_membership_changes")
+    await notify_topic(conn, MEMBERSHIP_TOPIC)
 
 
 async def set_executor_state(conn: Conn, executorid: str, state: ExecutorState) -> None:
@@ -141,5 +153,7 @@ async def get_user(
 
 
 async def remove_user(conn: Conn, colonyid: str, colonyname: str, name: str) -> None:
-    if await repo.one(conn, "delete_user", {"colonyid": colonyid, "name": name}) is None:
-        raise NotFound(f"no user named '{name}' in colony '{colonyname}'")
+    async with conn.transaction():
+        await membership_changes(conn)
+        if await repo.one(conn, "delete_user", {"colonyid": colonyid, "name": name}) is None:
+            raise NotFound(f"no user named '{name}' in colony '{colonyname}'")

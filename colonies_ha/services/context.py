@@ -8,6 +8,7 @@ from typing import Any, Protocol
 from colonies_ha.cluster.events import EventHub
 from colonies_ha.observability.metrics import Metrics
 from colonies_ha.services.coalesce import Batches
+from colonies_ha.services.member_cache import MemberCache
 from colonies_ha.store.db import Database
 
 
@@ -43,3 +44,7 @@ class Context:
     node_name: str = "colonies-ha"
     metrics: Metrics = field(default_factory=Metrics)
     batches: Batches = field(default_factory=Batches)  # group commit of hot requests
+    members: MemberCache[Any] = field(init=False)  # admissions of submit and assign
+
+    def __post_init__(self) -> None:
+        self.members = MemberCache(self.events)

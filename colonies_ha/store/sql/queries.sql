@@ -12,6 +12,12 @@ SELECT epoch FROM leader WHERE id = 1;
 -- name: fence_lock_exclusive
 SELECT pg_advisory_xact_lock(7411001);
 
+-- name: lock_membership_changes
+-- First in a transaction that rejects or removes executors or users (or their colony): the
+-- leader's claims hold this lock shared while they admit waiters (migration 0010), so a
+-- claim either sees the change or commits before it, and the change's requeue sees it.
+SELECT pg_advisory_xact_lock(7411003);
+
 -- name: bump_epoch
 UPDATE leader SET epoch = epoch + 1, term = %(term)s, nodeid = %(nodeid)s,
                   api_url = %(api_url)s, since = now()
