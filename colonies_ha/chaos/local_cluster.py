@@ -62,6 +62,7 @@ class Cluster:
     server_prvkey: str = field(default_factory=generate_private_key)
     replicas: list[ReplicaProcess] = field(default_factory=list)
     secret: str = SECRET
+    workers: int = 1  # processes per replica (`server --workers`)
 
     def __post_init__(self) -> None:
         for index in range(self.size):
@@ -93,6 +94,7 @@ class Cluster:
             replica.raft_address,
             "--peers",
             peers,
+            *(["--workers", str(self.workers)] if self.workers > 1 else []),
         ]
 
     def start(
@@ -124,19 +126,21 @@ class Cluster:
         replica.process.wait()
 
     def pause(self, replica: ReplicaProcess) -> None:
+        """Freeze the replica with its serving workers (its process group), like a paused
+        machine or container."""
         assert replica.process is not None
-        replica.process.send_signal(signal.SIGSTOP)
+        os.killpg(replica.process.pid, signal.SIGSTOP)
         replica.paused = True
 
     def resume(self, replica: ReplicaProcess) -> None:
         assert replica.process is not None
-        replica.process.send_signal(signal.SIGCONT)
+        os.killpg(replica.process.pid, signal.SIGCONT)
         replica.paused = False
 
     def stop_all(self) -> None:
         for replica in self.replicas:
             if replica.process is not None and replica.process.poll() is None:
-                replica.process.send_signal(signal.SIGCONT)
+                os.killpg(replica.process.pid, signal.SIGCONT)
                 replica.process.terminate()
         for replica in self.replicas:
             if replica.process is not None:
