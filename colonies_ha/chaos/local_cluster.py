@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -124,6 +125,17 @@ class Cluster:
         assert replica.process is not None
         replica.process.send_signal(signal.SIGKILL)
         replica.process.wait()
+
+    def kill_worker(self, replica: ReplicaProcess, rng: random.Random) -> int:
+        """SIGKILL one serving worker of the replica (a child process); returns its pid."""
+        assert replica.process is not None
+        tasks = Path(f"/proc/{replica.process.pid}/task")
+        pids = sorted(int(c) for t in tasks.iterdir() for c in (t / "children").read_text().split())
+        if not pids:
+            raise RuntimeError(f"{replica.name} has no serving worker to kill (--workers 1?)")
+        victim = rng.choice(pids)
+        os.kill(victim, signal.SIGKILL)
+        return victim
 
     def pause(self, replica: ReplicaProcess) -> None:
         """Freeze the replica with its serving workers (its process group), like a paused
