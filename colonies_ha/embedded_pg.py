@@ -297,7 +297,7 @@ def _pid_alive(pid: int) -> bool:
     return state != "Z"
 
 
-def _children_of(pid: int) -> list[int]:
+def children_of(pid: int) -> list[int]:
     """The live child processes of `pid`, from /proc."""
     children = []
     for entry in Path("/proc").iterdir():
@@ -525,7 +525,7 @@ class EmbeddedPostgres:
         pid = self.pid
         if pid is None:
             raise EmbeddedPostgresError(f"postgres on {self.datadir} is not running")
-        children = _children_of(pid)
+        children = children_of(pid)
         order = [*children, pid] if sig == signal.SIGCONT else [pid, *children]
         for target in order:
             with contextlib.suppress(ProcessLookupError):

@@ -17,6 +17,7 @@ from pathlib import Path
 import aiohttp
 
 from colonies_ha.client import ColoniesClient
+from colonies_ha.embedded_pg import children_of
 from colonies_ha.protocol.crypto import generate_private_key, id_of_private_key
 
 SECRET = "local-cluster-secret"
@@ -126,11 +127,14 @@ class Cluster:
         replica.process.send_signal(signal.SIGKILL)
         replica.process.wait()
 
+    def pids(self, replica: ReplicaProcess) -> tuple[int, ...]:
+        """The replica's processes: its primary, then its serving workers (the children)."""
+        assert replica.process is not None
+        return (replica.process.pid, *children_of(replica.process.pid))
+
     def kill_worker(self, replica: ReplicaProcess, rng: random.Random) -> int:
         """SIGKILL one serving worker of the replica (a child process); returns its pid."""
-        assert replica.process is not None
-        tasks = Path(f"/proc/{replica.process.pid}/task")
-        pids = sorted(int(c) for t in tasks.iterdir() for c in (t / "children").read_text().split())
+        pids = self.pids(replica)[1:]
         if not pids:
             raise RuntimeError(f"{replica.name} has no serving worker to kill (--workers 1?)")
         victim = rng.choice(pids)

@@ -18,19 +18,13 @@ import pytest
 from colonies_ha.chaos.local_cluster import Cluster, free_port
 from colonies_ha.client import ColoniesClient, function_spec
 from colonies_ha.domain.errors import ColoniesError
+from colonies_ha.embedded_pg import children_of
 from colonies_ha.protocol.crypto import generate_private_key, id_of_private_key
 from tests.cluster.test_cluster import make_colony
 from tests.cluster.test_failover import Drain, alive, drain, wait_all_successful
 
 WITHIN = 30.0
 Standalone = tuple[subprocess.Popen[bytes], str, str]
-
-
-def children(pid: int) -> set[int]:
-    found: set[int] = set()
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        found |= {int(c) for c in (task / "children").read_text().split()}
-    return found
 
 
 def running(pid: int) -> bool:
@@ -96,11 +90,11 @@ async def test_workers_share_the_port_relay_assigns_and_die_with_the_primary(
     primary, url, owner_key = standalone
 
     async def both_serve() -> bool:
-        return len(children(primary.pid)) == 1 and len(await pids_answering(url)) == 2
+        return len(children_of(primary.pid)) == 1 and len(await pids_answering(url)) == 2
 
     await eventually(lambda: is_ready(http, url), "the replica is ready")
     await eventually(both_serve, "the primary and one worker answer on the API port")
-    (worker,) = children(primary.pid)
+    (worker,) = children_of(primary.pid)
     assert set(await pids_answering(url)) == {primary.pid, worker}
 
     colony_key = generate_private_key()
@@ -134,11 +128,11 @@ async def test_workers_share_the_port_relay_assigns_and_die_with_the_primary(
     os.kill(worker, signal.SIGKILL)
 
     async def restarted() -> bool:
-        now = children(primary.pid)
+        now = children_of(primary.pid)
         return len(now) == 1 and worker not in now and len(await pids_answering(url)) == 2
 
     await eventually(restarted, "the primary restarts the killed worker")
-    (replacement,) = children(primary.pid)
+    (replacement,) = children_of(primary.pid)
     client = ColoniesClient(url, key, session=http)
     submitted_id = (await client.submit(function_spec(colonyid, "worker")))["processid"]
     assert (await client.assign(colonyid, 5))["processid"] == submitted_id
@@ -170,7 +164,7 @@ async def test_a_cluster_with_workers_survives_a_leader_kill(
         executors = [asyncio.create_task(drain(cluster, http, k, colonyid, shared)) for k in keys]
         await shared.quarter_done.wait()
         assert leader.process is not None
-        leader_workers = children(leader.process.pid)
+        leader_workers = children_of(leader.process.pid)
         cluster.kill(leader)
         for _ in range(total // 2):
             await submitter.submit(spec)
