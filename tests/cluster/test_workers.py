@@ -137,6 +137,8 @@ async def test_workers_share_the_port_relay_assigns_and_die_with_the_primary(
     submitted_id = (await client.submit(function_spec(colonyid, "worker")))["processid"]
     assert (await client.assign(colonyid, 5))["processid"] == submitted_id
 
+    # Frozen, the worker cannot notice its pipe closing: only PR_SET_PDEATHSIG ends it.
+    os.kill(replacement, signal.SIGSTOP)
     primary.kill()
     primary.wait()
 
