@@ -109,7 +109,11 @@ class Replica:
         """The relay port on loopback: where this replica's workers reach this process."""
         return f"http://127.0.0.1:{self.relay_port}"
 
-    async def start(self) -> None:
+    async def start(self, before_serving: Callable[[], Awaitable[None]] | None = None) -> None:
+        """Start everything; with workers, `before_serving` (starting them) runs once the
+        relay port serves and before this process listens on the API port (unless that port
+        is 0 and must be bound first to be known), so that no client connection is accepted
+        while the port has fewer processes behind it than configured."""
         await self.db.open()
         try:
             await self._check_replication()
@@ -117,11 +121,23 @@ class Replica:
             await self.db.close()
             raise
         await self.events.start()
-        await self._start_http()
+        app = build_app(self.ctx, max_body_bytes=self.config.max_body_bytes)
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await self._runner.setup()
+        workers = self.config.workers > 1
+        api_first = not workers or self.port == 0
+        if api_first:
+            await self._listen_api(reuse_port=workers)
+        if workers:  # the relay port: this process alone, so relays reach the epoch's holder
+            self.relay_port = await _start_site(self._runner, self.config.host, self.relay_port)
         if isinstance(self.leadership, RaftLeadership):
             self.leadership.api_url = self.advertised_url
         await self.leadership.start()
         self.scans.start()
+        if before_serving is not None:
+            await before_serving()
+        if not api_first:
+            await self._listen_api(reuse_port=True)
         log.info("colonies-ha replica %s serving on %s", self.config.node_name, self.url)
 
     async def _check_replication(self) -> None:
@@ -147,14 +163,11 @@ class Replica:
             text,
         )
 
-    async def _start_http(self) -> None:
-        app = build_app(self.ctx, max_body_bytes=self.config.max_body_bytes)
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
-        await self._runner.setup()
-        workers = self.config.workers > 1
-        self.port = await _start_site(self._runner, self.config.host, self.port, reuse_port=workers)
-        if workers:  # the relay port: this process alone, so relays reach the epoch's holder
-            self.relay_port = await _start_site(self._runner, self.config.host, self.relay_port)
+    async def _listen_api(self, *, reuse_port: bool) -> None:
+        assert self._runner is not None
+        self.port = await _start_site(
+            self._runner, self.config.host, self.port, reuse_port=reuse_port
+        )
 
     async def stop(self, after_handover: Callable[[], Awaitable[None]] | None = None) -> None:
         """Hand leadership over, run `after_handover` (stopping the workers), stop scans, then

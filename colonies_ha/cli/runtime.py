@@ -31,14 +31,15 @@ async def run_until_signalled(
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     replica = Replica(config)
-    await replica.start()
     workers: WorkerSupervisor | None = None
+
+    async def start_workers() -> None:
+        nonlocal workers
+        workers = WorkerSupervisor(config, port=replica.port, primary_url=replica.local_relay_url)
+        await workers.start()
+
+    await replica.start(before_serving=start_workers if config.workers > 1 else None)
     try:
-        if config.workers > 1:
-            workers = WorkerSupervisor(
-                config, port=replica.port, primary_url=replica.local_relay_url
-            )
-            await workers.start()
         if on_started is not None:
             await on_started(replica)
         await stop.wait()
