@@ -50,22 +50,30 @@ class LeadershipView:
     leader: str | None = None
     leader_url: str | None = None  # the leader's relay/API URL when another replica leads
     status: dict[str, Any] = field(default_factory=dict, compare=False)
+    epoch: int | None = None  # the primary's fencing epoch while it leads
 
     @classmethod
     def of(cls, source: LeadershipSource) -> LeadershipView:
-        return cls(source.epoch is not None, source.leader_address(), source.leader_api_url())
+        epoch = source.epoch
+        return cls(epoch is not None, source.leader_address(), source.leader_api_url(), epoch=epoch)
 
     @property
     def key(self) -> str:
-        """Changes whenever what a worker relays to changes."""
-        return f"{int(self.leads)}|{self.leader or ''}|{self.leader_url or ''}"
+        """Changes whenever what a worker relays to, or claims under, changes."""
+        return f"{self.epoch or ''}|{self.leader or ''}|{self.leader_url or ''}"
 
     def to_json(self) -> dict[str, Any]:
         return {**asdict(self), "key": self.key}
 
     @classmethod
     def from_json(cls, body: dict[str, Any]) -> LeadershipView:
-        return cls(bool(body["leads"]), body.get("leader"), body.get("leader_url"), body["status"])
+        return cls(
+            bool(body["leads"]),
+            body.get("leader"),
+            body.get("leader_url"),
+            body["status"],
+            body.get("epoch"),
+        )
 
 
 async def next_view(source: LeadershipSource, known: str, within: float) -> LeadershipView:
@@ -76,7 +84,7 @@ async def next_view(source: LeadershipSource, known: str, within: float) -> Lead
         # Raft moves on PySyncObj's thread without telling the loop, so this looks.
         await asyncio.sleep(CHECK_PERIOD)
         view = LeadershipView.of(source)
-    return LeadershipView(view.leads, view.leader, view.leader_url, source.status())
+    return LeadershipView(view.leads, view.leader, view.leader_url, source.status(), view.epoch)
 
 
 class PrimaryLeadership:
@@ -87,6 +95,7 @@ class PrimaryLeadership:
         self._view = LeadershipView()
         self._changed = asyncio.Event()
         self._received = asyncio.Event()  # the primary has answered once
+        self._lost: int | None = None  # an epoch a fenced transaction here found superseded
         self._session: aiohttp.ClientSession | None = None
         self._task: asyncio.Task[None] | None = None
 
@@ -107,10 +116,15 @@ class PrimaryLeadership:
 
     @property
     def epoch(self) -> int | None:
-        return None
+        """The primary's epoch while it leads: claims here are fenced by it like the
+        primary's own (the database checks it in the claim's transaction)."""
+        epoch = self._view.epoch
+        return epoch if epoch != self._lost else None
 
     def lost(self, epoch: int) -> None:
-        """Nothing to give up: a worker never holds the epoch."""
+        """A claim here found `epoch` superseded: relay instead until the primary agrees."""
+        self._lost = epoch
+        self._changed.set()
 
     def leader_address(self) -> str | None:
         return self._view.leader
@@ -165,8 +179,11 @@ class PrimaryLeadership:
                     self._set(LeadershipView.from_json(await reply.json()))
                     self._received.set()
             except (aiohttp.ClientError, TimeoutError, KeyError, ValueError) as exc:
-                if self._view.leader is not None or self._view.leads:
+                if self._view.leader is not None or self._view.epoch is not None:
                     log.warning("primary process not answering (%r): no leader known", exc)
-                    self._set(replace(self._view, leads=False, leader=None, leader_url=None))
+                    lost = replace(
+                        self._view, leads=False, leader=None, leader_url=None, epoch=None
+                    )
+                    self._set(lost)
                 await asyncio.sleep(RETRY_PAUSE)
             known = self._view.key if self._received.is_set() else ""
