@@ -3,11 +3,13 @@
 The primary is an ordinary Replica (Raft, fencing epoch, scans, HTTP) whose API socket has
 SO_REUSEPORT, plus a relay port only it binds.  It starts N - 1 workers: processes with their
 own pool, LISTEN hub and the same aiohttp app on the same API port, so the kernel spreads new
-connections over all N.  A worker never holds the epoch nor runs scans: its Leadership
-(cluster/primary.py) follows the primary's, and its assigns go through the Forwarder to the
-leader's relay URL, like a follower replica's.  A worker gets its settings as one JSON line on
-stdin, says "ready" on stdout once it serves, and exits when its stdin closes or, by
-PR_SET_PDEATHSIG, the moment the primary dies.  The primary restarts a worker that dies.
+connections over all N.  A worker never takes an epoch nor runs scans: its Leadership
+(cluster/primary.py) follows the primary's; while the primary leads, a worker claims under
+the primary's epoch (fenced in the database like any claim), otherwise its assigns go
+through the Forwarder to the leader's relay URL, like a follower replica's.  A worker gets
+its settings as one JSON line on stdin, says "ready" on stdout once it serves, and exits when
+its stdin closes or, by PR_SET_PDEATHSIG, the moment the primary dies.  The primary restarts
+a worker that dies.
 """
 
 from __future__ import annotations

@@ -1,11 +1,15 @@
 """Leadership of a serving worker: the view of its replica's primary process.
 
-With `--workers N` one process of a replica (the primary) runs Raft and may hold the fencing
-epoch; the N - 1 others serve the same API port and relay leader-only requests.  A worker
-never holds the epoch.  It follows the primary's view of who leads through a loopback
-long poll on the primary's relay port, which answers at once when the view changes and
-otherwise every HEARTBEAT seconds; a primary that stops answering (frozen, gone) makes the
-view "no leader known", so the worker's /ready turns 503 instead of relaying to nobody.
+With `--workers N` one process of a replica (the primary) runs Raft and takes the fencing
+epoch; the N - 1 others serve the same API port.  A worker follows the primary's view (who
+leads, and the epoch the primary holds) through a loopback long poll on the primary's relay
+port, which answers at once when the view changes and otherwise every HEARTBEAT seconds.
+While the primary leads, a worker claims assigns itself under the primary's epoch: the
+database checks that epoch in every claim's transaction, exactly as for the primary's own,
+so once a successor has bumped it no claim of this replica's processes commits.  A worker
+never takes (bumps) an epoch and runs no scans; when another replica leads it relays, like
+a follower.  A primary that stops answering (frozen, gone) leaves the worker with no epoch
+and no leader known, so it claims nothing and its /ready turns 503.
 """
 
 from __future__ import annotations
@@ -88,7 +92,8 @@ async def next_view(source: LeadershipSource, known: str, within: float) -> Lead
 
 
 class PrimaryLeadership:
-    """A worker's Leadership: never the epoch; relays go to the leader the primary names."""
+    """A worker's Leadership: the primary's epoch while it leads, else relays to the leader
+    the primary names."""
 
     def __init__(self, primary_url: str) -> None:
         self.primary_url = primary_url  # the primary's relay port on loopback
