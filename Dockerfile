@@ -20,6 +20,7 @@ RUN --mount=type=bind,from=builder,source=/wheels,target=/wheels \
     && mkdir -p /var/lib/colonies-ha/raft \
     && chown colonies:colonies /var/lib/colonies-ha/raft
 USER 10001:10001
-# 50080: the API (POST /api, /health, /ready, /pubsub); 50090: Raft between replicas.
-EXPOSE 50080 50090
+# 50080: the API (POST /api, /health, /ready, /pubsub); 50090: Raft between replicas;
+# 51080: the relay port of the Raft process (COLONIES_WORKERS > 1), between replicas.
+EXPOSE 50080 50090 51080
 ENTRYPOINT ["colonies-ha", "server"]

@@ -6,7 +6,9 @@ the same way: a server started for a tree imports that tree, never the working d
 single-replica cycle load runs against a server started from each tree in turn, alternating
 for `--rounds` rounds so that drifting background load hits both alike; it prints cycles/s,
 the server's CPU per cycle (the steadier number on a shared machine) and assign p99 of each
-round, then B/A ratios with their spread over the rounds.
+round, then B/A ratios with their spread over the rounds.  `--server-workers 1,2` runs A's
+server with one process and B's with two (`server --workers`; the same tree may be given
+twice); CPU per cycle is then that of all of a server's processes together.
 """
 
 from __future__ import annotations
@@ -36,20 +38,30 @@ async def _drain(
 ) -> Point:
     """The peers workload (benchmarks.load.drain_jobs): jobs/s, CPU per job, no p99."""
     assert server.process is not None and pg.server is not None and pg.server.pid
-    cpu, pg_cpu = cpu_seconds(server.process.pid), postgres_cpu_seconds(pg.server.pid)
+    pids = server.pids
+    cpu, pg_cpu = sum(map(cpu_seconds, pids)), postgres_cpu_seconds(pg.server.pid)
     seconds = await drain_jobs(session, server.url, colony, jobs, count)
-    cpu = cpu_seconds(server.process.pid) - cpu
+    cpu = sum(map(cpu_seconds, pids)) - cpu
     pg_after = postgres_cpu_seconds(pg.server.pid)
     spent = sum(t - pg_cpu.get(pid, 0.0) for pid, t in pg_after.items())
     return round(jobs / seconds), round(cpu / jobs * 1e6), 0.0, round(spent / jobs * 1e6)
 
 
 async def measure(
-    pg: BenchPostgres, tree: Path, workers: list[int], seconds: float, drain: int = 0
+    pg: BenchPostgres,
+    tree: Path,
+    workers: list[int],
+    seconds: float,
+    drain: int = 0,
+    *,
+    processes: int = 1,
 ) -> dict[int, Point]:
-    """One server from `tree`, each worker count for `seconds` after 1 s of warm-up (or,
-    with `drain`, that many jobs through the peers workload)."""
-    server = ServerProcess(pg.new_database("ab"), Path(tempfile.mkdtemp()), tree=tree)
+    """One server from `tree` (with `processes` serving processes), each worker count for
+    `seconds` after 1 s of warm-up (or, with `drain`, that many jobs through the peers
+    workload)."""
+    server = ServerProcess(
+        pg.new_database("ab"), Path(tempfile.mkdtemp()), tree=tree, workers=processes
+    )
     server.start()
     found = {}
     try:
@@ -70,7 +82,7 @@ async def measure(
                     count,
                     duration=seconds,
                     warmup=1.0,
-                    server_pids=(server.process.pid,),
+                    server_pids=server.pids,
                     postmaster_pid=pg.server.pid if pg.server else None,
                 )
                 found[count] = point_of(run)
@@ -80,7 +92,8 @@ async def measure(
 
 
 Point = tuple[int, int, float, int]  # cycles/s, server µs/cycle, assign p99 ms, PostgreSQL µs
-Measure = Callable[[BenchPostgres, Path, list[int]], Awaitable[dict[int, Point]]]
+# Called with the run's PostgreSQL, the variant's index (0: A, 1: B), its tree, the counts.
+Measure = Callable[[BenchPostgres, int, Path, list[int]], Awaitable[dict[int, Point]]]
 
 
 def point_of(run: dict[str, Any]) -> Point:
@@ -99,31 +112,28 @@ async def compare(
     """A, B, A, B, ...: each round measures both trees, so drifting load hits both alike."""
     pg = BenchPostgres()
     pg.start()
-    found: dict[tuple[Path, int], list[Point]] = {}
+    found: dict[tuple[int, int], list[Point]] = {}
     try:
         for round_ in range(rounds):
-            for tree in trees:
-                for count, point in (await measure_tree(pg, tree, workers)).items():
-                    found.setdefault((tree, count), []).append(point)
+            for variant, tree in enumerate(trees):
+                for count, point in (await measure_tree(pg, variant, tree, workers)).items():
+                    found.setdefault((variant, count), []).append(point)
                     rate, cpu, p99, pg_cpu = point
                     print(
-                        f"round {round_} {tree}: {count:3d} workers {rate:5d} cycles/s "
+                        f"round {round_} {'AB'[variant]} {tree}: {count:3d} workers "
+                        f"{rate:5d} cycles/s "
                         f"{cpu:5d} us/cycle{label} (PostgreSQL {pg_cpu:5d}) assign p99 {p99} ms",
                         flush=True,
                     )
     finally:
         pg.stop()
-    print(summary(trees, workers, found))
+    print(summary(workers, found))
 
 
-def summary(
-    trees: list[Path],
-    workers: list[int],
-    found: dict[tuple[Path, int], list[Point]],
-) -> str:
+def summary(workers: list[int], found: dict[tuple[int, int], list[Point]]) -> str:
     """Per worker count: both means, and B/A of the means with the range of the per-round
     ratios (round i of B against round i of A)."""
-    old, new = trees
+    old, new = 0, 1
     lines = [
         "workers | A cycles/s | B cycles/s | B/A (per-round range) | A us/cycle | B us/cycle"
         " | replica + PostgreSQL us/cycle A, B (B/A)"
@@ -160,12 +170,25 @@ def main() -> None:
         help="measure the peers workload instead (JOBS jobs: submitters and executors at once;"
         " cycles/s then means jobs/s)",
     )
+    parser.add_argument(
+        "--server-workers",
+        default="1,1",
+        metavar="A,B",
+        help="serving processes of A's and of B's server (server --workers)",
+    )
     args = parser.parse_args()
     workers = [int(w) for w in args.workers.split(",")]
     trees = [t.resolve() for t in args.trees]
+    processes = [int(n) for n in args.server_workers.split(",")]
+    if len(processes) != 2 or min(processes) < 1:
+        parser.error("--server-workers takes two counts of at least 1, e.g. 1,2")
 
-    async def measure_tree(pg: BenchPostgres, tree: Path, counts: list[int]) -> dict[int, Point]:
-        return await measure(pg, tree, counts, args.seconds, args.drain)
+    async def measure_tree(
+        pg: BenchPostgres, variant: int, tree: Path, counts: list[int]
+    ) -> dict[int, Point]:
+        return await measure(
+            pg, tree, counts, args.seconds, args.drain, processes=processes[variant]
+        )
 
     asyncio.run(compare(trees, workers, args.rounds, measure_tree))
 

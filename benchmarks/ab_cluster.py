@@ -4,7 +4,8 @@ The cluster counterpart of `benchmarks.ab`: for each tree in turn (A, B, A, B â€
 `--rounds` rounds) a fresh 3-replica cluster (Raft, as `make bench` starts it) on its own
 database, workers round-robin over the replicas (two thirds of the assigns relayed), each
 worker count for `--seconds` after 1 s of warm-up; then B/A ratios with their spread.  CPU
-per cycle is that of the three replicas together.
+per cycle is that of the three replicas together (all their processes, with
+`--server-workers`).
 """
 
 from __future__ import annotations
@@ -21,13 +22,15 @@ from benchmarks.load import run_cycles
 
 
 async def measure(
-    pg: BenchPostgres, tree: Path, workers: list[int], seconds: float
+    pg: BenchPostgres, tree: Path, workers: list[int], seconds: float, processes: int = 1
 ) -> dict[int, Point]:
     env = tree_environment(tree)
     assert env is not None
     saved = {key: os.environ.get(key) for key in ("PYTHONPATH", "PYTHONSAFEPATH")}
     os.environ.update(PYTHONPATH=env["PYTHONPATH"], PYTHONSAFEPATH="1")  # the replicas' env
-    cluster = new_cluster(pg.new_database("abc"), Path(tempfile.mkdtemp()), size=3)
+    cluster = new_cluster(
+        pg.new_database("abc"), Path(tempfile.mkdtemp()), size=3, workers=processes
+    )
     found = {}
     try:
         cluster.start_all()
@@ -35,7 +38,7 @@ async def measure(
             leader = await cluster.wait_for_agreed_leader(session)
             colony = await make_colony(session, leader.url, cluster.server_prvkey, max(workers))
             urls = [r.url for r in cluster.replicas]
-            pids = tuple(r.process.pid for r in cluster.replicas if r.process is not None)
+            pids = tuple(pid for r in cluster.replicas for pid in cluster.pids(r))
             for count in workers:
                 run = await run_cycles(
                     session,
@@ -64,12 +67,23 @@ def main() -> None:
     parser.add_argument("--workers", default="32,128", help="comma-separated worker counts")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=5.0, help="measured seconds per point")
+    parser.add_argument(
+        "--server-workers",
+        default="1,1",
+        metavar="A,B",
+        help="serving processes per replica of A's and of B's cluster (server --workers)",
+    )
     args = parser.parse_args()
+    processes = [int(n) for n in args.server_workers.split(",")]
+    if len(processes) != 2 or min(processes) < 1:
+        parser.error("--server-workers takes two counts of at least 1, e.g. 1,2")
     workers = [int(w) for w in args.workers.split(",")]
     trees = [t.resolve() for t in args.trees]
 
-    async def measure_tree(pg: BenchPostgres, tree: Path, counts: list[int]) -> dict[int, Point]:
-        return await measure(pg, tree, counts, args.seconds)
+    async def measure_tree(
+        pg: BenchPostgres, variant: int, tree: Path, counts: list[int]
+    ) -> dict[int, Point]:
+        return await measure(pg, tree, counts, args.seconds, processes[variant])
 
     asyncio.run(compare(trees, workers, args.rounds, measure_tree, " of 3 replicas"))
 

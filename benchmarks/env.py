@@ -22,7 +22,7 @@ import aiohttp
 
 from colonies_ha.chaos.local_cluster import Cluster, free_port
 from colonies_ha.client import ColoniesClient
-from colonies_ha.embedded_pg import EmbeddedPostgres, create_database
+from colonies_ha.embedded_pg import EmbeddedPostgres, children_of, create_database
 from colonies_ha.protocol.crypto import generate_private_key, id_of_private_key
 
 # Same settings for every system measured (colonies_ha, PgQueuer, procrastinate).  Durable
@@ -81,10 +81,17 @@ class ServerProcess:
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
     tree: Path | None = None  # run the colonies_ha package found here (an A/B baseline)
+    workers: int = 1  # `server --workers`: processes sharing the API port
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def pids(self) -> tuple[int, ...]:
+        """The server's processes: the primary and its serving workers (its children)."""
+        assert self.process is not None
+        return (self.process.pid, *children_of(self.process.pid))
 
     def start(self) -> None:
         log = (self.workdir / f"server-{self.port}.log").open("ab")
@@ -104,6 +111,7 @@ class ServerProcess:
                 self.database_url,
                 "--node-name",
                 "bench",
+                *(["--workers", str(self.workers)] if self.workers > 1 else []),
             ],
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -121,6 +129,7 @@ class ServerProcess:
                 self.process.wait()
 
     async def wait_ready(self, session: aiohttp.ClientSession, within: float = 30.0) -> None:
+        # With workers, the primary listens on the API port only once they all serve.
         await wait_ready(session, self.url, within)
 
 
@@ -179,8 +188,8 @@ def export_tree(revision: str) -> Path:
     return where
 
 
-def new_cluster(database_url: str, workdir: Path, size: int = 3) -> Cluster:
-    return Cluster(database_url, workdir, size=size)
+def new_cluster(database_url: str, workdir: Path, size: int = 3, workers: int = 1) -> Cluster:
+    return Cluster(database_url, workdir, size=size, workers=workers)
 
 
 @dataclass

@@ -108,11 +108,13 @@ class Runner:
         only: tuple[str, ...],
         progress: Progress,
         baseline: Path | None = None,
+        server_workers: int = 1,
     ) -> None:
         self.plan = plan
         self.only = only
         self.progress = progress
         self.baseline = baseline
+        self.server_workers = server_workers  # processes of the `single` replica
         self.task = progress.add_task("starting PostgreSQL", total=self._steps())
         self.pg = BenchPostgres()
         self.workdir = Path(tempfile.mkdtemp(prefix="colonies-ha-bench-logs-"))
@@ -255,7 +257,11 @@ class Runner:
     async def single(self, session: Any) -> None:
         if self.baseline is not None:
             await self._baseline(session, self.baseline)
-        server = await self._with_server("single", session)
+        server = ServerProcess(
+            self.pg.new_database("single"), self.workdir, workers=self.server_workers
+        )
+        server.start()
+        await server.wait_ready(session)
         try:
             colony = await make_colony(
                 session, server.url, server.server_prvkey, max(self.plan.concurrencies)
@@ -266,8 +272,9 @@ class Runner:
                 [server.url],
                 colony,
                 self.plan.concurrencies,
-                "1 replica",
-                pids=(server.process.pid,),
+                "1 replica"
+                + (f" of {self.server_workers} processes" if self.server_workers > 1 else ""),
+                pids=server.pids,
             )
         finally:
             server.stop()
@@ -409,6 +416,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="also measure one replica of this git revision (or a directory holding a"
         " colonies_ha package), interleaved point by point with this tree's, for ratios",
     )
+    parser.add_argument(
+        "--server-workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="run the `single` replica with N serving processes (server --workers N); its CPU"
+        " per cycle is then that of all N",
+    )
     args = parser.parse_args(argv)
     only = tuple(n.strip() for n in args.only.split(",") if n.strip())
     unknown = set(only) - set(MEASUREMENTS)
@@ -434,7 +449,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.baseline and "single" in args.only:
             given = Path(args.baseline)
             baseline = given.resolve() if given.is_dir() else export_tree(args.baseline)
-        runner = Runner(plan, args.only, progress, baseline)
+        runner = Runner(plan, args.only, progress, baseline, args.server_workers)
         try:
             results = asyncio.run(runner.run())
         finally:

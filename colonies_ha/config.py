@@ -7,6 +7,9 @@ from dataclasses import dataclass, field
 DEFAULT_PORT = 50080
 DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
 DEFAULT_NODE_NAME = "colonies-ha"
+# With --workers N > 1 the primary process also listens on the API port + this, unless
+# --relay-port says otherwise: the port other replicas (and the workers) relay assigns to.
+RELAY_PORT_OFFSET = 1000
 
 
 @dataclass(slots=True)
@@ -29,3 +32,21 @@ class ServerConfig:
     advertise_url: str = ""
     # Refuse to start on a primary that does not wait for a synchronous standby.
     require_sync_replication: bool = False
+    # Processes serving the API port (SO_REUSEPORT); the first alone holds Raft and the epoch.
+    workers: int = 1
+    relay_port: int | None = None  # None: port + RELAY_PORT_OFFSET (0 when port is 0)
+
+    @property
+    def process_pool_max(self) -> int:
+        """One process's share of pool_max: N processes together open no more than one did."""
+        return max(2, -(-self.pool_max // self.workers))
+
+    @property
+    def process_pool_min(self) -> int:
+        return min(self.pool_min, self.process_pool_max)
+
+    @property
+    def relay_port_or_default(self) -> int:
+        if self.relay_port is not None:
+            return self.relay_port
+        return self.port + RELAY_PORT_OFFSET if self.port else 0

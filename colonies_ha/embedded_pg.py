@@ -202,8 +202,9 @@ def _chown_tree(root: Path, who: _Account) -> None:
 # --------------------------------------------------------------------------- spawning
 
 
-def _pdeathsig_preexec() -> Callable[[], None] | None:
-    """Build the child hook that ties it to our life; prctl is resolved here, before fork."""
+def pdeathsig_preexec(signum: int = signal.SIGQUIT) -> Callable[[], None] | None:
+    """Build the child hook that ties it to our life (it gets `signum` when we die, even by
+    SIGKILL); prctl is resolved here, before fork."""
     if not sys.platform.startswith("linux"):
         return None
     prctl = ctypes.CDLL(None, use_errno=True).prctl
@@ -213,7 +214,7 @@ def _pdeathsig_preexec() -> Callable[[], None] | None:
 
     def preexec() -> None:
         # Runs after Popen's setgroups/setgid/setuid, which would otherwise clear the signal.
-        prctl(PR_SET_PDEATHSIG, signal.SIGQUIT, 0, 0)
+        prctl(PR_SET_PDEATHSIG, signum, 0, 0)
         if os.getppid() != parent_pid:  # parent already died before prctl took effect
             os._exit(1)
 
@@ -267,7 +268,7 @@ def _popen(argv: list[str], who: _Account | None, output: IO[bytes]) -> subproce
             group=who.gid if who else None,
             extra_groups=list(who.groups) if who else None,
             process_group=0,  # terminal Ctrl-C goes to us; we stop the server in order
-            preexec_fn=_pdeathsig_preexec(),  # noqa: PLW1509 - only prctl, resolved pre-fork
+            preexec_fn=pdeathsig_preexec(),  # noqa: PLW1509 - only prctl, resolved pre-fork
         )
 
     return _on_long_lived_thread(spawn)
@@ -296,7 +297,7 @@ def _pid_alive(pid: int) -> bool:
     return state != "Z"
 
 
-def _children_of(pid: int) -> list[int]:
+def children_of(pid: int) -> list[int]:
     """The live child processes of `pid`, from /proc."""
     children = []
     for entry in Path("/proc").iterdir():
@@ -524,7 +525,7 @@ class EmbeddedPostgres:
         pid = self.pid
         if pid is None:
             raise EmbeddedPostgresError(f"postgres on {self.datadir} is not running")
-        children = _children_of(pid)
+        children = children_of(pid)
         order = [*children, pid] if sig == signal.SIGCONT else [pid, *children]
         for target in order:
             with contextlib.suppress(ProcessLookupError):

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from aiohttp import web
 
@@ -40,6 +42,8 @@ def check_config(config: ServerConfig) -> None:
         )
     if config.raft_self and ":" not in config.raft_self:
         raise ConfigError(f"--raft-self must be host:port, got '{config.raft_self}'")
+    if config.workers > 1 and config.port and config.relay_port_or_default == config.port:
+        raise ConfigError("--relay-port must differ from the API port")
 
 
 class Replica:
@@ -48,7 +52,11 @@ class Replica:
     def __init__(self, config: ServerConfig) -> None:
         check_config(config)
         self.config = config
-        self.db = Database(config.database_url, min_size=config.pool_min, max_size=config.pool_max)
+        self.db = Database(
+            config.database_url,
+            min_size=config.process_pool_min,
+            max_size=config.process_pool_max,
+        )
         self.events = EventHub(config.database_url)
         self.leadership: RaftLeadership | StandaloneLeadership
         if config.raft_self:
@@ -73,6 +81,7 @@ class Replica:
         )
         self._runner: web.AppRunner | None = None
         self.port = config.port
+        self.relay_port = config.relay_port_or_default  # used only with workers > 1
 
     @property
     def url(self) -> str:
@@ -81,14 +90,30 @@ class Replica:
 
     @property
     def advertised_url(self) -> str:
-        """Where other replicas forward to: the flag, else the Raft host with our API port."""
+        """Where other replicas forward to: the flag, else the Raft host with our API port;
+        with workers, that host with the relay port, which only this process binds."""
         if self.config.advertise_url:
-            return self.config.advertise_url
-        if self.config.raft_self:
-            return f"http://{self.config.raft_self.rsplit(':', 1)[0]}:{self.port}"
-        return self.url
+            url = self.config.advertise_url
+        elif self.config.raft_self:
+            url = f"http://{self.config.raft_self.rsplit(':', 1)[0]}:{self.port}"
+        else:
+            url = self.url
+        if self.config.workers == 1:
+            return url
+        parts = urlsplit(url)
+        host = f"[{parts.hostname}]" if ":" in (parts.hostname or "") else parts.hostname
+        return parts._replace(netloc=f"{host}:{self.relay_port}").geturl()
 
-    async def start(self) -> None:
+    @property
+    def local_relay_url(self) -> str:
+        """The relay port on loopback: where this replica's workers reach this process."""
+        return f"http://127.0.0.1:{self.relay_port}"
+
+    async def start(self, before_serving: Callable[[], Awaitable[None]] | None = None) -> None:
+        """Start everything; with workers, `before_serving` (starting them) runs once the
+        relay port serves and before this process listens on the API port (unless that port
+        is 0 and must be bound first to be known), so that no client connection is accepted
+        while the port has fewer processes behind it than configured."""
         await self.db.open()
         try:
             await self._check_replication()
@@ -96,11 +121,23 @@ class Replica:
             await self.db.close()
             raise
         await self.events.start()
-        await self._start_http()
+        app = build_app(self.ctx, max_body_bytes=self.config.max_body_bytes)
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await self._runner.setup()
+        workers = self.config.workers > 1
+        api_first = not workers or self.port == 0
+        if api_first:
+            await self._listen_api(reuse_port=workers)
+        if workers:  # the relay port: this process alone, so relays reach the epoch's holder
+            self.relay_port = await _start_site(self._runner, self.config.host, self.relay_port)
         if isinstance(self.leadership, RaftLeadership):
             self.leadership.api_url = self.advertised_url
         await self.leadership.start()
         self.scans.start()
+        if before_serving is not None:
+            await before_serving()
+        if not api_first:
+            await self._listen_api(reuse_port=True)
         log.info("colonies-ha replica %s serving on %s", self.config.node_name, self.url)
 
     async def _check_replication(self) -> None:
@@ -126,20 +163,18 @@ class Replica:
             text,
         )
 
-    async def _start_http(self) -> None:
-        app = build_app(self.ctx, max_body_bytes=self.config.max_body_bytes)
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.config.host, self.config.port, reuse_address=True)
-        await site.start()
-        if self.config.port == 0:
-            server = site._server
-            assert server is not None and server.sockets
-            self.port = server.sockets[0].getsockname()[1]
+    async def _listen_api(self, *, reuse_port: bool) -> None:
+        assert self._runner is not None
+        self.port = await _start_site(
+            self._runner, self.config.host, self.port, reuse_port=reuse_port
+        )
 
-    async def stop(self) -> None:
-        """Hand leadership over, stop scans, then close connections and the database."""
+    async def stop(self, after_handover: Callable[[], Awaitable[None]] | None = None) -> None:
+        """Hand leadership over, run `after_handover` (stopping the workers), stop scans, then
+        close connections and the database."""
         await self.leadership.stop()
+        if after_handover is not None:
+            await after_handover()
         await self.scans.stop()
         if self._runner is not None:
             await self._runner.cleanup()
@@ -152,3 +187,16 @@ class Replica:
             await stop.wait()
         finally:
             await self.stop()
+
+
+async def _start_site(
+    runner: web.AppRunner, host: str, port: int, *, reuse_port: bool = False
+) -> int:
+    """Listen on host:port (0: any free port, returned) with the runner's app."""
+    site = web.TCPSite(runner, host, port, reuse_address=True, reuse_port=reuse_port or None)
+    await site.start()
+    if port:
+        return port
+    server = site._server
+    assert server is not None and server.sockets
+    return int(server.sockets[0].getsockname()[1])

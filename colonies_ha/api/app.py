@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import time
 from dataclasses import replace
 from typing import Any
@@ -155,7 +156,8 @@ async def _serve_leader_only(
 
 
 async def handle_health(request: web.Request) -> web.Response:
-    return web.json_response({"status": "ok"})
+    # The pid tells which process of a replica with --workers answered (SO_REUSEPORT).
+    return web.json_response({"status": "ok", "pid": os.getpid()})
 
 
 async def handle_ready(request: web.Request) -> web.Response:

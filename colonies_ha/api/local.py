@@ -1,8 +1,10 @@
 """Routes for the pod's own tooling (the Kubernetes preStop hook), answered on loopback only.
 
 `POST /local/handover` asks a leading replica to hand leadership to another one now, while it
-still serves, rather than at SIGTERM.  It carries no signature: anyone who can connect from
-the replica's own network namespace (its container, a sidecar) may call it, nobody else.
+still serves, rather than at SIGTERM.  `GET /local/leadership` is how a replica's serving
+workers (`--workers`) follow its primary's view of who leads (a long poll, see
+cluster/primary.py).  They carry no signature: anyone who can connect from the replica's own
+network namespace (its container, a sidecar) may call them, nobody else.
 """
 
 from __future__ import annotations
@@ -12,9 +14,8 @@ from typing import Any, Protocol, runtime_checkable
 
 from aiohttp import web
 
+from colonies_ha.cluster.primary import HANDOVER_PATH, HEARTBEAT, LEADERSHIP_PATH, next_view
 from colonies_ha.services.context import Context
-
-HANDOVER_PATH = "/local/handover"
 
 
 @runtime_checkable
@@ -37,12 +38,16 @@ def is_loopback(remote: str | None) -> bool:
     return address.is_loopback
 
 
+def _refuse_remote(request: web.Request) -> web.Response | None:
+    if is_loopback(request.remote):
+        return None
+    return web.json_response({"error": f"{request.path} answers loopback callers only"}, status=403)
+
+
 def add_local_routes(app: web.Application, ctx: Context) -> None:
     async def handle_handover(request: web.Request) -> web.Response:
-        if not is_loopback(request.remote):
-            return web.json_response(
-                {"error": f"{HANDOVER_PATH} answers loopback callers only"}, status=403
-            )
+        if (refused := _refuse_remote(request)) is not None:
+            return refused
         status: dict[str, Any] = ctx.leadership.status()
         was_leader = status.get("leader") is not None and status.get("leader") == status.get("self")
         handed_over = False
@@ -56,4 +61,16 @@ def add_local_routes(app: web.Application, ctx: Context) -> None:
             }
         )
 
+    async def handle_leadership(request: web.Request) -> web.Response:
+        """Answers when the view differs from `known`, or after `within` s (at most 10)."""
+        if (refused := _refuse_remote(request)) is not None:
+            return refused
+        try:
+            within = min(max(float(request.query.get("within", HEARTBEAT)), 0.0), 10.0)
+        except ValueError:
+            return web.json_response({"error": "within must be a number of seconds"}, status=400)
+        view = await next_view(ctx.leadership, request.query.get("known", ""), within)
+        return web.json_response(view.to_json())
+
     app.router.add_post(HANDOVER_PATH, handle_handover)
+    app.router.add_get(LEADERSHIP_PATH, handle_leadership)

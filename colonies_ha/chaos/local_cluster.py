@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -16,6 +17,7 @@ from pathlib import Path
 import aiohttp
 
 from colonies_ha.client import ColoniesClient
+from colonies_ha.embedded_pg import children_of
 from colonies_ha.protocol.crypto import generate_private_key, id_of_private_key
 
 SECRET = "local-cluster-secret"
@@ -62,6 +64,7 @@ class Cluster:
     server_prvkey: str = field(default_factory=generate_private_key)
     replicas: list[ReplicaProcess] = field(default_factory=list)
     secret: str = SECRET
+    workers: int = 1  # processes per replica (`server --workers`)
 
     def __post_init__(self) -> None:
         for index in range(self.size):
@@ -93,6 +96,7 @@ class Cluster:
             replica.raft_address,
             "--peers",
             peers,
+            *(["--workers", str(self.workers)] if self.workers > 1 else []),
         ]
 
     def start(
@@ -123,20 +127,36 @@ class Cluster:
         replica.process.send_signal(signal.SIGKILL)
         replica.process.wait()
 
-    def pause(self, replica: ReplicaProcess) -> None:
+    def pids(self, replica: ReplicaProcess) -> tuple[int, ...]:
+        """The replica's processes: its primary, then its serving workers (the children)."""
         assert replica.process is not None
-        replica.process.send_signal(signal.SIGSTOP)
+        return (replica.process.pid, *children_of(replica.process.pid))
+
+    def kill_worker(self, replica: ReplicaProcess, rng: random.Random) -> int:
+        """SIGKILL one serving worker of the replica (a child process); returns its pid."""
+        pids = self.pids(replica)[1:]
+        if not pids:
+            raise RuntimeError(f"{replica.name} has no serving worker to kill (--workers 1?)")
+        victim = rng.choice(pids)
+        os.kill(victim, signal.SIGKILL)
+        return victim
+
+    def pause(self, replica: ReplicaProcess) -> None:
+        """Freeze the replica with its serving workers (its process group), like a paused
+        machine or container."""
+        assert replica.process is not None
+        os.killpg(replica.process.pid, signal.SIGSTOP)
         replica.paused = True
 
     def resume(self, replica: ReplicaProcess) -> None:
         assert replica.process is not None
-        replica.process.send_signal(signal.SIGCONT)
+        os.killpg(replica.process.pid, signal.SIGCONT)
         replica.paused = False
 
     def stop_all(self) -> None:
         for replica in self.replicas:
             if replica.process is not None and replica.process.poll() is None:
-                replica.process.send_signal(signal.SIGCONT)
+                os.killpg(replica.process.pid, signal.SIGCONT)
                 replica.process.terminate()
         for replica in self.replicas:
             if replica.process is not None:

@@ -17,7 +17,9 @@ def render(result: ChaosResult, console: Console) -> None:
     config = result.config
     verdict = "[bold green]PASSED" if result.ok else "[bold red]FAILED"
     console.print(
-        f"\n[bold]colonies-ha chaos[/]: {config.replicas} replicas, {config.duration:g} s of "
+        f"\n[bold]colonies-ha chaos[/]: {config.replicas} replicas"
+        f"{f' of {config.workers} processes' if config.workers > 1 else ''}, "
+        f"{config.duration:g} s of "
         f"load, a fault every ~{config.fault_interval:g} s, seed {config.seed}, "
         f"{result.elapsed:.0f} s in all: {verdict}"
     )

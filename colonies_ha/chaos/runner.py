@@ -155,7 +155,7 @@ async def _run_on(
     history: History,
     console: Console | None,
 ) -> ChaosResult:
-    cluster = Cluster(database_url, workdir, size=config.replicas)
+    cluster = Cluster(database_url, workdir, size=config.replicas, workers=config.workers)
     cluster.start_all()
     try:
         async with aiohttp.ClientSession(timeout=CLIENT_TIMEOUT) as http:

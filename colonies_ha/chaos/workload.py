@@ -4,7 +4,9 @@ Fault kinds: a replica SIGKILLed (and restarted) or SIGSTOPped (and resumed), th
 included; the database primary SIGKILLed with its standby promoted (and a new standby built
 where it was), the database restarted, the database paused (SIGSTOP: to every replica, as
 if the network to it were lost), and an executor killed while it works on a process (its
-process must come back through maxexectime and finish elsewhere).
+process must come back through maxexectime and finish elsewhere); with `--workers` > 1 also
+a replica's serving worker SIGKILLed (its primary restarts it), and kills and pauses strike
+a replica's whole set of processes (the kill only the primary: its workers must follow).
 
 Every actor talks to a random live replica and records each request, successful or not, in
 the history.  Connection errors and 503s are normal under faults: they are recorded and
@@ -53,6 +55,8 @@ REPLICA_FAULTS = ("kill", "pause")
 DATABASE_FAULTS = ("db-failover", "db-restart", "db-pause")
 EXECUTOR_FAULTS = ("executor-kill",)
 FAULT_KINDS = (*REPLICA_FAULTS, *DATABASE_FAULTS, *EXECUTOR_FAULTS)
+WORKER_FAULTS = ("worker-kill",)  # only for replicas with serving workers
+KNOWN_FAULTS = (*FAULT_KINDS, *WORKER_FAULTS)
 DATABASE = "database"  # the `replica` a database fault names
 WORKING_WAIT = 5.0  # how long the injector looks for an executor in the middle of a process
 
@@ -62,6 +66,7 @@ class ChaosConfig:
     """Everything a run depends on; the seed fixes the fault schedule and the actors' dice."""
 
     replicas: int = 3
+    workers: int = 1  # processes per replica (`server --workers`)
     duration: float = 60.0
     fault_interval: float = 8.0
     seed: int = 1
@@ -402,7 +407,7 @@ class Workload:
     async def inject(self, rng: random.Random, index: int) -> None:
         """One fault of the next kind, healed before returning."""
         kind = self.next_kind(rng)
-        if kind in REPLICA_FAULTS:
+        if kind in REPLICA_FAULTS or kind in WORKER_FAULTS:
             await self._replica_fault(rng, index, kind)
         elif kind in DATABASE_FAULTS:
             await self._database_fault(index, kind)
@@ -410,7 +415,8 @@ class Workload:
             await self._executor_fault(rng, index)
 
     async def _replica_fault(self, rng: random.Random, index: int, kind: str) -> None:
-        """Kill -9 (restart later) or SIGSTOP (SIGCONT later) one replica; first the leader."""
+        """Kill -9 (restart later) or SIGSTOP (SIGCONT later) one replica, or kill -9 one of
+        its serving workers (its primary restarts it); first the leader."""
         leader = await self.leader_name()
         wants_leader = index == 0 or rng.random() < 0.5
         names = [r.name for r in self.cluster.replicas]
@@ -420,12 +426,17 @@ class Workload:
         self.faulted = target
         if kind == "kill":
             self.cluster.kill(target)
+        elif kind == "worker-kill":
+            self.cluster.kill_worker(target, rng)
         else:
             self.cluster.pause(target)
         self.history.record(
             "fault", kind=kind, replica=target.name, leader=target.name == leader, index=index
         )
-        if kind == "kill":
+        if kind == "worker-kill":
+            await asyncio.sleep(self.config.restart_delay)  # its primary restarts it
+            self.history.record("heal", kind="respawn", replica=target.name, index=index)
+        elif kind == "kill":
             await asyncio.sleep(self.config.restart_delay)
             self.cluster.start(target)
             self.history.record("heal", kind="restart", replica=target.name, index=index)

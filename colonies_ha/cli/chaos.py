@@ -10,11 +10,23 @@ from rich.console import Console
 
 from colonies_ha.chaos.report import render
 from colonies_ha.chaos.runner import run_chaos
-from colonies_ha.chaos.workload import DATABASE_FAULTS, FAULT_KINDS, ChaosConfig
+from colonies_ha.chaos.workload import (
+    DATABASE_FAULTS,
+    FAULT_KINDS,
+    KNOWN_FAULTS,
+    WORKER_FAULTS,
+    ChaosConfig,
+)
 
 
 @click.command(context_settings={"show_default": True})
 @click.option("--replicas", default=3, type=click.IntRange(3, 9), help="Replica processes.")
+@click.option(
+    "--workers",
+    default=1,
+    type=click.IntRange(1, 8),
+    help="Processes per replica (server --workers): faults then also hit a replica's workers.",
+)
 @click.option("--duration", default=60.0, type=click.FloatRange(5), help="Seconds of load.")
 @click.option(
     "--fault-interval",
@@ -25,8 +37,9 @@ from colonies_ha.chaos.workload import DATABASE_FAULTS, FAULT_KINDS, ChaosConfig
 @click.option(
     "--faults",
     default="all",
-    help="Comma-separated fault kinds, in shuffled rounds: " + ", ".join(FAULT_KINDS) + ". "
-    "'all' leaves out the database ones when --database-url is given.",
+    help="Comma-separated fault kinds, in shuffled rounds: " + ", ".join(KNOWN_FAULTS) + ". "
+    "'all' leaves out the database ones when --database-url is given, and worker-kill "
+    "unless --workers > 1.",
 )
 @click.option("--seed", default=1, type=int, help="Fixes the fault schedule and the dice.")
 @click.option("--executors", default=6, type=click.IntRange(1), help="Concurrent executors.")
@@ -67,6 +80,7 @@ from colonies_ha.chaos.workload import DATABASE_FAULTS, FAULT_KINDS, ChaosConfig
 )
 def chaos(
     replicas: int,
+    workers: int,
     duration: float,
     fault_interval: float,
     seed: int,
@@ -82,8 +96,9 @@ def chaos(
 ) -> None:
     """Run replicas on loopback under load and faults; exit 1 on any invariant violation."""
     config = ChaosConfig(
-        faults=_fault_kinds(faults, own_database=database_url is None),
+        faults=_fault_kinds(faults, own_database=database_url is None, workers=workers),
         replicas=replicas,
+        workers=workers,
         duration=duration,
         fault_interval=fault_interval,
         seed=seed,
@@ -103,16 +118,18 @@ def chaos(
         raise SystemExit(1)
 
 
-def _fault_kinds(text: str, *, own_database: bool) -> tuple[str, ...]:
+def _fault_kinds(text: str, *, own_database: bool, workers: int) -> tuple[str, ...]:
     if text.strip() == "all":
-        kinds = FAULT_KINDS
+        kinds = FAULT_KINDS + (WORKER_FAULTS if workers > 1 else ())
         return kinds if own_database else tuple(k for k in kinds if k not in DATABASE_FAULTS)
     kinds = tuple(k.strip() for k in text.split(",") if k.strip())
-    unknown = sorted(set(kinds) - set(FAULT_KINDS))
+    unknown = sorted(set(kinds) - set(KNOWN_FAULTS))
     if unknown or not kinds:
         raise click.BadParameter(
-            f"unknown {unknown}; choose from {', '.join(FAULT_KINDS)}", param_hint="--faults"
+            f"unknown {unknown}; choose from {', '.join(KNOWN_FAULTS)}", param_hint="--faults"
         )
+    if workers == 1 and set(kinds) & set(WORKER_FAULTS):
+        raise click.BadParameter("worker-kill needs --workers > 1", param_hint="--faults")
     if not own_database and set(kinds) & set(DATABASE_FAULTS):
         raise click.BadParameter(
             "database faults need the run's own database; leave out --database-url",

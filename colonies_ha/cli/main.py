@@ -19,7 +19,7 @@ from colonies_ha.cli.handover import handover
 from colonies_ha.cli.join import join
 from colonies_ha.cli.keys import keys
 from colonies_ha.cli.process import process
-from colonies_ha.cli.server import server
+from colonies_ha.cli.server import serve_worker_command, server
 from colonies_ha.cli.server_stats import server_group
 from colonies_ha.cli.workflow import workflow
 
@@ -41,6 +41,7 @@ def cli(log_level: str) -> None:
 
 
 cli.add_command(server)
+cli.add_command(serve_worker_command)
 cli.add_command(dev)
 cli.add_command(join)
 cli.add_command(handover)

@@ -11,6 +11,7 @@ import uvloop
 
 from colonies_ha.config import ServerConfig
 from colonies_ha.replica import Replica
+from colonies_ha.workers import WorkerSupervisor, read_spec, serve_worker
 
 T = TypeVar("T")
 
@@ -30,10 +31,22 @@ async def run_until_signalled(
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     replica = Replica(config)
-    await replica.start()
+    workers: WorkerSupervisor | None = None
+
+    async def start_workers() -> None:
+        nonlocal workers
+        workers = WorkerSupervisor(config, port=replica.port, primary_url=replica.local_relay_url)
+        await workers.start()
+
+    await replica.start(before_serving=start_workers if config.workers > 1 else None)
     try:
         if on_started is not None:
             await on_started(replica)
         await stop.wait()
     finally:
-        await replica.stop()
+        await replica.stop(after_handover=workers.stop if workers is not None else None)
+
+
+def run_worker() -> None:
+    """A serving worker of `server --workers N` (settings from the primary, on stdin)."""
+    run_replica_loop(serve_worker(read_spec()))

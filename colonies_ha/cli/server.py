@@ -6,7 +6,7 @@ from urllib.parse import quote
 
 import click
 
-from colonies_ha.cli.runtime import run_replica_loop, run_until_signalled
+from colonies_ha.cli.runtime import run_replica_loop, run_until_signalled, run_worker
 from colonies_ha.cli.statefulset import (
     membership_from_options,
     pop_statefulset_options,
@@ -18,6 +18,7 @@ from colonies_ha.config import (
     DEFAULT_MAX_BODY_BYTES,
     DEFAULT_NODE_NAME,
     DEFAULT_PORT,
+    RELAY_PORT_OFFSET,
     ServerConfig,
 )
 from colonies_ha.domain.ids import is_hex64
@@ -146,6 +147,24 @@ def replica_options(command: click.Command) -> click.Command:
             default="",
             help="API URL other replicas forward to (default: Raft host + port).",
         ),
+        click.option(
+            "--workers",
+            envvar="COLONIES_WORKERS",
+            show_envvar=True,
+            default=1,
+            type=click.IntRange(1, 64),
+            help="Processes serving the API port (SO_REUSEPORT); one of them alone runs Raft, "
+            "the fencing epoch and the scans, the others relay assigns to it.",
+        ),
+        click.option(
+            "--relay-port",
+            envvar="COLONIES_RELAY_PORT",
+            show_envvar=True,
+            default=None,
+            type=click.IntRange(0, 65535),
+            help="With --workers > 1: the port only the Raft process binds, where assigns are "
+            f"relayed to [default: --port + {RELAY_PORT_OFFSET}].",
+        ),
     ]
     for option in reversed(options):
         command = option(command)
@@ -189,6 +208,8 @@ def config_from_options(options: dict[str, object]) -> ServerConfig:
         raft_data_dir=str(options["raft_data_dir"]),
         advertise_url=str(options["advertise_url"]),
         require_sync_replication=bool(options["require_sync_replication"]),
+        workers=int(options["workers"]),  # type: ignore[call-overload]
+        relay_port=None if options["relay_port"] is None else int(options["relay_port"]),  # type: ignore[call-overload]
     )
 
 
@@ -237,3 +258,9 @@ def server(**options: object) -> None:
     """Run one replica (the schema is migrated at start)."""
     pod_options = pop_statefulset_options(options)
     run_server(apply_statefulset(config_from_options(options), pod_options, settle=True))
+
+
+@click.command("serve-worker", hidden=True)
+def serve_worker_command() -> None:
+    """One serving worker of `server --workers N`; the primary starts it (settings on stdin)."""
+    run_worker()

@@ -138,7 +138,8 @@ def test_network_policy_opens_raft_only_to_the_replicas(rendered: list[Doc]) -> 
     raft_rules = [r for r in rules if any(p["port"] == raft for p in r.get("ports", []))]
     assert len(raft_rules) == 1
     (raft_rule,) = raft_rules
-    assert [p["port"] for p in raft_rule["ports"]] == [raft]
+    # The relay port (--workers > 1) is only for the replicas too.
+    assert [p["port"] for p in raft_rule["ports"]] == [raft, container_port(sts, "relay")]
     sources = raft_rule["from"]
     assert sources and all(set(s) == {"podSelector"} for s in sources)
     assert all(selects(s["podSelector"]["matchLabels"], labels) for s in sources)

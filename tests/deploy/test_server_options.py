@@ -9,6 +9,7 @@ from click.testing import CliRunner
 from colonies_ha.cli.main import cli
 from colonies_ha.cli.server import apply_statefulset
 from colonies_ha.config import ServerConfig
+from colonies_ha.replica import ConfigError, Replica, check_config
 
 SERVER_ID = "ab" * 32
 POD = {
@@ -101,3 +102,20 @@ def test_join_without_a_cluster_secret_is_refused_before_contacting_the_cluster(
     )
     assert result.exit_code == 2
     assert "cluster secret is required" in result.output
+
+
+def test_workers_share_one_pool_and_announce_the_relay_port() -> None:
+    """With --workers the replica announces its relay port (bound by the Raft process
+    alone) to the other replicas, and its processes split one replica's pool."""
+    config = ServerConfig("postgresql://db/x", SERVER_ID, cluster_secret="s", workers=3)
+    config = apply_statefulset(config, dict(POD))
+    assert (config.process_pool_max, config.process_pool_min) == (7, 2)
+    replica = Replica(config)
+    assert replica.advertised_url == (
+        "http://colonies-ha-1.colonies-ha-raft.prod.svc.cluster.local:51080"
+    )
+    assert replica.local_relay_url == "http://127.0.0.1:51080"
+    alone = ServerConfig("postgresql://db/x", SERVER_ID, advertise_url="http://h:9", relay_port=7)
+    assert Replica(alone).advertised_url == "http://h:9"  # one process: the API port itself
+    with pytest.raises(ConfigError, match="relay-port"):
+        check_config(ServerConfig("postgresql://db/x", SERVER_ID, workers=2, relay_port=50080))

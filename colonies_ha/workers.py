@@ -1,0 +1,198 @@
+"""More than one core per replica: serving workers beside the primary process (`--workers N`).
+
+The primary is an ordinary Replica (Raft, fencing epoch, scans, HTTP) whose API socket has
+SO_REUSEPORT, plus a relay port only it binds.  It starts N - 1 workers: processes with their
+own pool, LISTEN hub and the same aiohttp app on the same API port, so the kernel spreads new
+connections over all N.  A worker never takes an epoch nor runs scans: its Leadership
+(cluster/primary.py) follows the primary's; while the primary leads, a worker claims under
+the primary's epoch (fenced in the database like any claim), otherwise its assigns go
+through the Forwarder to the leader's relay URL, like a follower replica's.  A worker gets
+its settings as one JSON line on stdin, says "ready" on stdout once it serves, and exits when
+its stdin closes or, by PR_SET_PDEATHSIG, the moment the primary dies.  The primary restarts
+a worker that dies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import json
+import logging
+import os
+import signal
+import sys
+import time
+from typing import Any
+
+from aiohttp import web
+
+from colonies_ha.api.app import build_app
+from colonies_ha.cluster.events import EventHub
+from colonies_ha.cluster.primary import PrimaryLeadership
+from colonies_ha.config import ServerConfig
+from colonies_ha.embedded_pg import pdeathsig_preexec
+from colonies_ha.services.context import Context
+from colonies_ha.store.db import Database
+
+log = logging.getLogger(__name__)
+
+READY_LINE = b"ready\n"
+START_TIMEOUT = 60.0  # for a worker to say it serves
+STOP_TIMEOUT = 15.0  # after SIGTERM, then SIGKILL
+RESTART_PAUSE = 0.5  # doubled after each crash, up to MAX_RESTART_PAUSE
+MAX_RESTART_PAUSE = 10.0
+STABLE_AFTER = 30.0  # a worker that ran this long restarts without the accumulated pause
+
+
+class WorkerFailed(RuntimeError):
+    """A worker exited or stayed silent before it served."""
+
+
+class WorkerSupervisor:
+    """Starts `config.workers - 1` serving workers, restarts those that die, stops them."""
+
+    def __init__(self, config: ServerConfig, *, port: int, primary_url: str) -> None:
+        # The API port as bound (it may have been 0); pools were sized per process already.
+        settings = dataclasses.asdict(dataclasses.replace(config, port=port))
+        self._spec = json.dumps({"config": settings, "primary_url": primary_url}).encode()
+        self._count = config.workers - 1
+        self._processes: dict[int, asyncio.subprocess.Process] = {}
+        self._keepers: list[asyncio.Task[None]] = []
+        self._stopping = False
+
+    @property
+    def pids(self) -> list[int]:
+        return [p.pid for p in self._processes.values() if p.returncode is None]
+
+    async def start(self) -> None:
+        """Returns once every worker serves."""
+        await asyncio.gather(*(self._spawn(slot) for slot in range(self._count)))
+        self._keepers = [
+            asyncio.create_task(self._keep(slot), name=f"worker-{slot}")
+            for slot in range(self._count)
+        ]
+        log.info("%d serving workers: pids %s", self._count, self.pids)
+
+    async def stop(self) -> None:
+        self._stopping = True
+        for process in self._processes.values():
+            if process.returncode is None:
+                process.send_signal(signal.SIGTERM)
+        for process in self._processes.values():
+            try:
+                await asyncio.wait_for(process.wait(), STOP_TIMEOUT)
+            except TimeoutError:
+                log.warning(
+                    "worker %d ignored SIGTERM for %.0f s; killing it", process.pid, STOP_TIMEOUT
+                )
+                process.kill()
+                await process.wait()
+        for keeper in self._keepers:
+            keeper.cancel()
+        await asyncio.gather(*self._keepers, return_exceptions=True)
+
+    async def _spawn(self, slot: int) -> None:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "colonies_ha",
+            "--log-level",
+            logging.getLevelName(logging.getLogger().getEffectiveLevel()),
+            "serve-worker",
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            preexec_fn=pdeathsig_preexec(signal.SIGKILL),
+        )
+        self._processes[slot] = process
+        assert process.stdin is not None and process.stdout is not None
+        process.stdin.write(self._spec + b"\n")  # kept open: its end tells the worker to go
+        await process.stdin.drain()
+        try:
+            line = await asyncio.wait_for(process.stdout.readline(), START_TIMEOUT)
+        except TimeoutError:
+            line = b""
+        if line != READY_LINE:
+            if process.returncode is None:
+                process.kill()
+            raise WorkerFailed(f"worker {slot} (pid {process.pid}) did not start; see its log")
+
+    async def _keep(self, slot: int) -> None:
+        """Restart the slot's worker whenever it dies, pausing longer after each quick death."""
+        pause = RESTART_PAUSE
+        while True:
+            started = time.monotonic()
+            code = await self._processes[slot].wait()
+            if self._stopping:
+                return
+            if time.monotonic() - started > STABLE_AFTER:
+                pause = RESTART_PAUSE
+            log.error(
+                "!!! serving worker %d (pid %d) exited with code %s; restarting it in %.1f s !!!",
+                slot,
+                self._processes[slot].pid,
+                code,
+                pause,
+            )
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, MAX_RESTART_PAUSE)
+            try:
+                await self._spawn(slot)
+            except WorkerFailed as exc:
+                log.error("%s; trying again", exc)
+            else:
+                log.warning("serving worker %d restarted: pid %d", slot, self._processes[slot].pid)
+
+
+async def serve_worker(spec: dict[str, Any]) -> None:
+    """A worker's life: serve the API port until SIGTERM or the primary's pipe closes."""
+    config = ServerConfig(**spec["config"])
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    loop.add_signal_handler(signal.SIGINT, stop.set)  # a terminal's Ctrl-C: the primary decides
+    lifeline = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(lifeline), sys.stdin)
+    db = Database(
+        config.database_url, min_size=config.process_pool_min, max_size=config.process_pool_max
+    )
+    await db.open(run_migrations=False)  # the primary migrated before it started us
+    events = EventHub(config.database_url)
+    leadership = PrimaryLeadership(spec["primary_url"])
+    runner: web.AppRunner | None = None
+    try:
+        await events.start()
+        await leadership.start()
+        ctx = Context(db, events, leadership, config.server_id, config.node_name)
+        runner = web.AppRunner(
+            build_app(ctx, max_body_bytes=config.max_body_bytes),
+            access_log=None,
+            handle_signals=False,
+        )
+        await runner.setup()
+        await web.TCPSite(runner, config.host, config.port, reuse_port=True).start()
+        sys.stdout.buffer.write(READY_LINE)
+        sys.stdout.buffer.flush()
+        primary_gone = asyncio.create_task(lifeline.read())
+        stopped = asyncio.create_task(stop.wait())
+        await asyncio.wait({primary_gone, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        if primary_gone.done():
+            log.warning("the primary process closed our pipe; worker %d exits", os.getpid())
+        for task in (primary_gone, stopped):
+            task.cancel()
+    finally:
+        if runner is not None:
+            await runner.cleanup()
+        await leadership.stop()
+        with contextlib.suppress(Exception):
+            await events.stop()
+        await db.close()
+
+
+def read_spec() -> dict[str, Any]:
+    """The one JSON line the primary writes to a worker's stdin."""
+    line = sys.stdin.buffer.readline()
+    if not line:
+        raise WorkerFailed("no settings on stdin: serve-worker is started by `server --workers`")
+    spec: dict[str, Any] = json.loads(line)
+    return spec

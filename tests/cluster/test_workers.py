@@ -1,0 +1,200 @@
+"""`server --workers 2`: two processes share the API port; only the primary holds the epoch."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from colonies_ha.chaos.local_cluster import Cluster, free_port
+from colonies_ha.client import ColoniesClient, function_spec
+from colonies_ha.domain.errors import ColoniesError
+from colonies_ha.embedded_pg import children_of
+from colonies_ha.protocol.crypto import generate_private_key, id_of_private_key
+from tests.cluster.test_cluster import make_colony
+from tests.cluster.test_failover import Drain, alive, drain, wait_all_successful
+
+WITHIN = 30.0
+Standalone = tuple[subprocess.Popen[bytes], str, str]
+
+
+def running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+async def pids_answering(url: str, requests: int = 24) -> Counter[int]:
+    """Which processes answer /health, each request on a fresh connection."""
+    seen: Counter[int] = Counter()
+    connector = aiohttp.TCPConnector(force_close=True)
+    async with aiohttp.ClientSession(connector=connector) as fresh:
+        for _ in range(requests):
+            async with fresh.get(f"{url}/health") as response:
+                seen[(await response.json())["pid"]] += 1
+    return seen
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], what: str) -> None:
+    """Await a state of other processes (there is no event to wait on), up to WITHIN s."""
+    deadline = time.monotonic() + WITHIN
+    while not await check():
+        assert time.monotonic() < deadline, f"not within {WITHIN} s: {what}"
+        await asyncio.sleep(0.05)
+
+
+async def is_ready(http: aiohttp.ClientSession, url: str) -> bool:
+    try:
+        async with http.get(f"{url}/ready") as response:
+            return response.status == 200
+    except aiohttp.ClientError:
+        return False
+
+
+@pytest.fixture
+def standalone(
+    database_url: str, tmp_path: Path
+) -> Iterator[tuple[subprocess.Popen[bytes], str, str]]:
+    """One replica (no Raft) with --workers 2: its primary process, API URL and owner key."""
+    owner_key = generate_private_key()
+    port = free_port()
+    log_path = tmp_path / "server.log"
+    argv = [sys.executable, "-m", "colonies_ha", "server", "--host", "127.0.0.1"]
+    argv += ["--port", str(port), "--relay-port", "0", "--workers", "2"]
+    argv += ["--server-id", id_of_private_key(owner_key), "--database-url", database_url]
+    with log_path.open("ab") as log:
+        process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        yield process, f"http://127.0.0.1:{port}", owner_key
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            process.wait(timeout=20)
+        print(log_path.read_text()[-4000:])  # shown by pytest when the test failed
+
+
+def assigns_served(metrics: str) -> int:
+    line = 'colonies_requests_total{msgtype="assignprocessmsg",status="200"} '
+    found = [float(x.split()[-1]) for x in metrics.splitlines() if x.startswith(line)]
+    return int(found[0]) if found else 0
+
+
+async def test_workers_share_the_port_claim_under_one_epoch_and_die_with_the_primary(
+    standalone: Standalone, http: aiohttp.ClientSession
+) -> None:
+    primary, url, owner_key = standalone
+
+    async def both_serve() -> bool:
+        return len(children_of(primary.pid)) == 1 and len(await pids_answering(url)) == 2
+
+    await eventually(lambda: is_ready(http, url), "the replica is ready")
+    await eventually(both_serve, "the primary and one worker answer on the API port")
+    (worker,) = children_of(primary.pid)
+    assert set(await pids_answering(url)) == {primary.pid, worker}
+
+    colony_key = generate_private_key()
+    colonyid = id_of_private_key(colony_key)
+    await ColoniesClient(url, owner_key, session=http).add_colony(colonyid, "w")
+    key = generate_private_key()
+    colony_owner = ColoniesClient(url, colony_key, session=http)
+    await colony_owner.add_executor(id_of_private_key(key), colonyid, "worker", "w0")
+    await colony_owner.approve_executor(id_of_private_key(key))
+    # Every call on a fresh connection: the kernel spreads them over both processes.
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True)) as fresh:
+        client = ColoniesClient(url, key, session=fresh)
+        submitted = {
+            (await client.submit(function_spec(colonyid, "worker")))["processid"] for _ in range(30)
+        }
+        assigned = [(await client.assign(colonyid, 5))["processid"] for _ in range(30)]
+        assert sorted(assigned) == sorted(submitted), "each process handed out exactly once"
+        with pytest.raises(ColoniesError):
+            await client.assign(colonyid, 1)  # nothing left: no second hand-out
+        for processid in assigned:
+            await client.close(processid, ["ok"])
+
+    # Per process (one connection each: /health names it, /metrics counts for it): both
+    # claimed under the primary's epoch, the worker without relaying a single assign.
+    served: dict[int, str] = {}
+    for _ in range(64):  # fresh connections, spread by the kernel: both are met at once
+        if len(served) == 2:
+            break
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1)) as one:
+            async with one.get(f"{url}/health") as response:
+                pid = (await response.json())["pid"]
+            async with one.get(f"{url}/metrics") as response:
+                served[pid] = await response.text()
+    assert set(served) == {primary.pid, worker}
+    assigned_by = {pid: assigns_served(text) for pid, text in served.items()}
+    assert sum(assigned_by.values()) == 30 and min(assigned_by.values()) > 0, assigned_by
+    assert not any("colonies_forwarded_requests_total{" in text for text in served.values())
+    assert all("colonies_leader 1.0" in text for text in served.values())
+
+    os.kill(worker, signal.SIGKILL)
+
+    async def restarted() -> bool:
+        now = children_of(primary.pid)
+        return len(now) == 1 and worker not in now and len(await pids_answering(url)) == 2
+
+    await eventually(restarted, "the primary restarts the killed worker")
+    (replacement,) = children_of(primary.pid)
+    client = ColoniesClient(url, key, session=http)
+    submitted_id = (await client.submit(function_spec(colonyid, "worker")))["processid"]
+    assert (await client.assign(colonyid, 5))["processid"] == submitted_id
+
+    # Frozen, the worker cannot notice its pipe closing: only PR_SET_PDEATHSIG ends it.
+    os.kill(replacement, signal.SIGSTOP)
+    primary.kill()
+    primary.wait()
+
+    async def worker_gone() -> bool:
+        return not running(replacement)
+
+    await eventually(worker_gone, "the worker dies with its primary (PR_SET_PDEATHSIG)")
+
+
+async def test_a_cluster_with_workers_survives_a_leader_kill(
+    database_url: str, workdir: Path, http: aiohttp.ClientSession
+) -> None:
+    cluster = Cluster(database_url, workdir, workers=2)
+    cluster.start_all()
+    try:
+        leader = await cluster.wait_for_agreed_leader(http)
+        colony_key, colonyid, keys = await make_colony(cluster, http, executors=4)
+        follower = next(r for r in cluster.replicas if r is not leader)
+        submitter = ColoniesClient(follower.url, keys[0], session=http)
+        total = 120
+        spec = function_spec(colonyid, "worker", maxexectime=3, maxretries=-1)
+        for _ in range(total // 2):
+            await submitter.submit(spec)
+        shared = Drain(total)
+        executors = [asyncio.create_task(drain(cluster, http, k, colonyid, shared)) for k in keys]
+        await shared.quarter_done.wait()
+        assert leader.process is not None
+        leader_workers = children_of(leader.process.pid)
+        cluster.kill(leader)
+        for _ in range(total // 2):
+            await submitter.submit(spec)
+        assert await cluster.wait_for_agreed_leader(http) is not leader
+        owner = ColoniesClient(follower.url, colony_key, session=http)
+        await wait_all_successful(owner, colonyid, total)
+        shared.stop.set()
+        await asyncio.gather(*executors)
+        reader = ColoniesClient(follower.url, keys[0], session=http)
+        for processid, count in shared.received.items():
+            if count > 1:  # only a delivery lost with the dead leader is handed out again
+                assert (await reader.get_process(processid))["retries"] >= count - 1
+        assert len(alive(cluster)) == 2
+        assert not any(running(pid) for pid in leader_workers), "workers die with the primary"
+    finally:
+        cluster.stop_all()
