@@ -8,6 +8,7 @@ import logging
 import os
 import time
 from dataclasses import replace
+from functools import partial
 from typing import Any
 
 from aiohttp import web
@@ -23,6 +24,7 @@ from colonies_ha.api import (  # noqa: F401
     handlers_schedules,
     handlers_workflows,
 )
+from colonies_ha.api.channel import add_channel, channel_max_message
 from colonies_ha.api.dashboard import add_dashboard
 from colonies_ha.api.dispatch import ROUTES, Route
 from colonies_ha.api.forward import UNAVAILABLE_HEADER, Forwarder, relay_of
@@ -37,6 +39,7 @@ from colonies_ha.domain.errors import (
     PayloadTooLarge,
 )
 from colonies_ha.protocol.envelope import (
+    Relay,
     SignedRequest,
     decode_request,
     encode_error,
@@ -83,16 +86,28 @@ async def _read_body(request: web.Request) -> bytes:
 
 
 async def handle_api(request: web.Request) -> web.Response:
-    ctx = request.app[CONTEXT]
+    try:
+        body, relay = await _read_body(request), relay_of(request.headers)
+    except ColoniesError as error:
+        ctx = request.app[CONTEXT]
+        ctx.metrics.requests.labels("invalid", str(error.status)).inc()
+        return _error_response(error)
+    return await respond(request.app, body, relay)
+
+
+async def respond(app: web.Application, body: bytes, relay: Relay | None) -> web.Response:
+    """The reply to one signed request, from a client or relayed by a follower (`relay`)."""
+    ctx = app[CONTEXT]
     started = time.perf_counter()
     label = "invalid"  # until the envelope decodes; only known types become labels
     try:
-        req = decode_request(await _read_body(request))
+        req = decode_request(body)
         route = ROUTES.get(req.msgtype)
         if route is None:
             raise BadRequest(f"unknown message type '{req.msgtype}'")
         label = req.msgtype
-        response = await bounded(_serve(request, route, req), _budget(route, req), req.msgtype)
+        work = _serve(app, route, req, relay)
+        response = await bounded(work, _budget(route, req), req.msgtype)
     except ColoniesError as error:
         response = _error_response(error)
     except Exception:
@@ -101,6 +116,16 @@ async def handle_api(request: web.Request) -> web.Response:
     ctx.metrics.requests.labels(label, str(response.status)).inc()
     ctx.metrics.request_seconds.labels(label).observe(time.perf_counter() - started)
     return response
+
+
+async def _respond_to_relay(
+    app: web.Application, body: bytes, relay: Relay
+) -> tuple[int, bool, bytes]:
+    """A request that came over a relay channel: what /api would answer, for its frame."""
+    response = await respond(app, body, relay)
+    payload = response.body
+    assert isinstance(payload, bytes)
+    return response.status, UNAVAILABLE_HEADER in response.headers, payload
 
 
 def _budget(route: Route, req: SignedRequest) -> float:
@@ -112,10 +137,12 @@ def _budget(route: Route, req: SignedRequest) -> float:
     return wait_seconds + BOUNDS.long_poll_extra
 
 
-async def _serve(request: web.Request, route: Route, req: SignedRequest) -> web.Response:
+async def _serve(
+    app: web.Application, route: Route, req: SignedRequest, relay: Relay | None
+) -> web.Response:
     if route.leader_only:
-        return await _serve_leader_only(request, route, req)
-    ctx = request.app[CONTEXT]
+        return await _serve_leader_only(app, route, req, relay)
+    ctx = app[CONTEXT]
     if not route.retry_safe:
         return _reply(req, await route.handler(ctx, req))
     try:
@@ -133,11 +160,10 @@ def _reply(req: SignedRequest, value: Any) -> web.Response:
 
 
 async def _serve_leader_only(
-    request: web.Request, route: Route, req: SignedRequest
+    app: web.Application, route: Route, req: SignedRequest, relay: Relay | None
 ) -> web.Response:
     """Serve here while leading; otherwise (or once the fence says we lost) forward."""
-    ctx = request.app[CONTEXT]
-    relay = relay_of(request.headers)
+    ctx = app[CONTEXT]
     if relay is not None:
         # Relayed by a follower: serve it under the epoch it saw, or say we do not lead; the
         # follower retries elsewhere.  Never relay it a second time.
@@ -150,7 +176,7 @@ async def _serve_leader_only(
                 return _reply(req, await route.handler(ctx, req))
         wait = req.msg.get("timeout")
         wait_seconds = float(wait) if isinstance(wait, int | float) and wait > 0 else 0.0
-        response = await request.app[FORWARDER].forward(req, wait_seconds)
+        response = await app[FORWARDER].forward(req, wait_seconds)
         if response is not None:
             return response
 
@@ -192,6 +218,7 @@ def build_app(ctx: Context, *, max_body_bytes: int) -> web.Application:
 
     app.on_cleanup.append(close_forwarder)
     app.router.add_post("/api", handle_api)
+    add_channel(app, partial(_respond_to_relay, app), channel_max_message(max_body_bytes))
     app.router.add_get("/health", handle_health)
     app.router.add_get("/ready", handle_ready)
     add_pubsub(app, ctx)

@@ -19,11 +19,14 @@ import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
+from http import HTTPStatus
 
 import aiohttp
 from aiohttp import web
 
+from colonies_ha.api.channel import ChannelClosed, RelayChannel
 from colonies_ha.domain.errors import BadRequest, DatabaseUnavailable, NotLeader
+from colonies_ha.protocol.channel import ReplyFrame
 from colonies_ha.protocol.envelope import Relay, SignedRequest
 from colonies_ha.services.context import Context
 
@@ -42,7 +45,8 @@ REPLY_MARGIN = 5.0  # the leader's own long poll ends first; this catches a froz
 # MAX_RETRY_PAUSE, and back to RETRY_PAUSE when Raft names another leader.
 RETRY_PAUSE = 0.05
 MAX_RETRY_PAUSE = 0.5
-WATCH_PERIOD = 0.05  # how often a pending relay checks whether Raft moved on
+WATCH_PERIOD = 0.05  # how often a relay channel checks whether Raft moved on
+CONNECT_SECONDS = 2.0  # opening a relay channel
 
 
 def relay_of(headers: Mapping[str, str]) -> Relay | None:
@@ -63,6 +67,10 @@ def relay_of(headers: Mapping[str, str]) -> Relay | None:
     return Relay(epoch=epoch, receipt=receipt, wait_limit=wait_limit)
 
 
+class _Replaced(ChannelClosed):
+    """Raft named another leader (or this replica) while the request was pending."""
+
+
 @dataclass(frozen=True, slots=True)
 class _Attempt:
     """How one relay ended when it produced no reply to pass on."""
@@ -79,8 +87,17 @@ class Forwarder:
         # costs a refusal by the leader (it serves one epoch) and a fresh read, so the read
         # is not repeated for every relay.
         self._known_epoch: tuple[str | None, int] | None = None
+        # One relay channel per leader URL (see colonies_ha.api.channel), opened on first use.
+        self._channels: dict[str, RelayChannel] = {}
+        self._opening: dict[str, asyncio.Future[RelayChannel]] = {}
+        self._watches: set[asyncio.Task[None]] = set()
 
     async def close(self) -> None:
+        for watch in self._watches:
+            watch.cancel()
+        await asyncio.gather(*self._watches, return_exceptions=True)
+        for channel in list(self._channels.values()):
+            await channel.close(ChannelClosed("this replica is stopping"))
         if self._session is not None:
             await self._session.close()
 
@@ -142,52 +159,86 @@ class Forwarder:
     async def _attempt(
         self, leader: str | None, url: str, body: bytes, relay: Relay
     ) -> web.Response | _Attempt:
-        """One relay to `leader`, abandoned early if Raft names someone else meanwhile."""
-        post = asyncio.create_task(self._post(url, body, relay))
-        watch = asyncio.create_task(self._leader_moved_from(leader))
+        """One relay to `leader` over its channel, abandoned if Raft names someone else."""
+        within = (relay.wait_limit or 0.0) + REPLY_MARGIN
         try:
-            await asyncio.wait({post, watch}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            watch.cancel()
-            if not post.done():
-                post.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watch
-        if not post.done() or post.cancelled():
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await post
+            try:
+                channel = await self._channel(url, leader)
+            except aiohttp.WSServerHandshakeError as exc:
+                if exc.status != HTTPStatus.NOT_FOUND:
+                    raise
+                # A leader of an earlier version (a rolling upgrade): no channel, so one
+                # HTTP request with the relay headers, as those versions relayed.
+                reply = await self._post(url, body, relay, within)
+            else:
+                reply = await channel.request(relay, body, within)
+        except _Replaced:
             return _Attempt(f"{url} was replaced while the request was pending")
-        try:
-            return post.result()
-        except aiohttp.ClientConnectorError as exc:
-            return _Attempt(f"{url} refused the connection ({exc.__class__.__name__})")
+        except (aiohttp.ClientConnectorError, aiohttp.WSServerHandshakeError) as exc:
+            return _Attempt(f"{url} refused the channel ({exc.__class__.__name__})")
         except (aiohttp.ClientError, ConnectionError, TimeoutError) as exc:
             return _Attempt(f"{url} did not answer ({exc.__class__.__name__})")
-
-    async def _post(self, url: str, body: bytes, relay: Relay) -> web.Response | _Attempt:
-        wait = relay.wait_limit or 0.0
-        headers = {
-            FORWARDED_HEADER: self._ctx.node_name,
-            EPOCH_HEADER: str(relay.epoch),
-            RECEIPT_HEADER: relay.receipt,
-            WAIT_LIMIT_HEADER: f"{wait:.3f}",
-        }
-        timeout = aiohttp.ClientTimeout(total=wait + REPLY_MARGIN, sock_connect=2)
-        async with self._http().post(
-            f"{url}/api", data=body, headers=headers, timeout=timeout
-        ) as reply:
-            payload = await reply.read()
-        if reply.status == NotLeader.status and UNAVAILABLE_HEADER in reply.headers:
+        if reply.status == NotLeader.status and reply.unavailable:
             # Its claim may have committed: the next attempt, same receipt, finds it.
             return _Attempt(f"{url} found its database unavailable", database=True)
         if reply.status == NotLeader.status:
             # It refused before claiming anything, or its claim failed the fence.
             return _Attempt(f"{url} does not lead under epoch {relay.epoch}")
-        return web.Response(status=reply.status, body=payload, content_type="application/json")
+        return web.Response(status=reply.status, body=reply.body, content_type="application/json")
 
-    async def _leader_moved_from(self, leader: str | None) -> None:
+    async def _post(self, url: str, body: bytes, relay: Relay, within: float) -> ReplyFrame:
+        headers = {
+            FORWARDED_HEADER: self._ctx.node_name,
+            EPOCH_HEADER: str(relay.epoch),
+            RECEIPT_HEADER: relay.receipt,
+            WAIT_LIMIT_HEADER: f"{relay.wait_limit or 0.0:.3f}",
+        }
+        timeout = aiohttp.ClientTimeout(total=within, sock_connect=2)
+        async with self._http().post(
+            f"{url}/api", data=body, headers=headers, timeout=timeout
+        ) as reply:
+            payload = await reply.read()
+        return ReplyFrame(0, reply.status, UNAVAILABLE_HEADER in reply.headers, payload)
+
+    async def _channel(self, url: str, leader: str | None) -> RelayChannel:
+        """The open channel to `url`, or one opened now (once, for every caller waiting)."""
+        channel = self._channels.get(url)
+        if channel is not None and not channel.closed:
+            return channel
+        opening = self._opening.get(url)
+        if opening is None:
+            opening = asyncio.ensure_future(self._open(url, leader))
+            self._opening[url] = opening
+            opening.add_done_callback(lambda _: self._opening.pop(url, None))
+        return await asyncio.shield(opening)
+
+    async def _open(self, url: str, leader: str | None) -> RelayChannel:
+        async with asyncio.timeout(CONNECT_SECONDS):
+            channel = await RelayChannel.open(
+                self._http(), url, leader, {FORWARDED_HEADER: self._ctx.node_name}
+            )
+        self._channels[url] = channel
+        watch = asyncio.get_running_loop().create_task(self._watch(url, channel))
+        self._watches.add(watch)
+        watch.add_done_callback(self._watches.discard)
+        return channel
+
+    async def _watch(self, url: str, channel: RelayChannel) -> None:
+        """The channel's one leader watch: once Raft names someone else (or us), what is
+        pending on it is abandoned and asked again of the new leader, same receipts."""
+        try:
+            await self._leader_moved_from(channel.leader, until_closed=channel)
+            if not channel.closed:
+                await channel.close(_Replaced(f"{url} no longer leads"))
+        finally:
+            if self._channels.get(url) is channel:
+                del self._channels[url]
+
+    async def _leader_moved_from(
+        self, leader: str | None, until_closed: RelayChannel | None = None
+    ) -> None:
         leadership = self._ctx.leadership
-        while True:
+        while until_closed is None or not until_closed.closed:
             await asyncio.sleep(WATCH_PERIOD)
             now = leadership.leader_address()
             if leadership.epoch is not None or (now is not None and now != leader):

@@ -291,8 +291,13 @@ async def test_a_late_epoch_bump_for_an_older_term_is_taken_back(
     term must take the epoch back, or nobody would serve assigns."""
     leader = await cluster.wait_for_agreed_leader(http)
     _, colonyid, (key,) = await make_colony(cluster, http)
-    before = await leader_row(cluster)
     stale = next(r for r in cluster.replicas if r is not leader)
+    follower = next(r for r in cluster.replicas if r not in (leader, stale))
+    client = ColoniesClient(follower.url, key, session=http)
+    # One relay first: the follower's channel to the leader is open, the epoch remembered.
+    await client.submit(function_spec(colonyid, "worker"))
+    await client.close((await client.assign(colonyid, 10))["processid"], ["done"])
+    before = await leader_row(cluster)
     db = Database(cluster.database_url)
     await db.open()
     try:
@@ -300,11 +305,14 @@ async def test_a_late_epoch_bump_for_an_older_term_is_taken_back(
         stale_epoch = await db.bump_epoch(stale.raft_address, term=int(row["term"]) - 1)
     finally:
         await db.close()
-    follower = next(r for r in cluster.replicas if r not in (leader, stale))
-    client = ColoniesClient(follower.url, key, session=http)
     submitted = await client.submit(function_spec(colonyid, "worker"))
     assigned = await client.assign(colonyid, 10)
     assert assigned["processid"] == submitted["processid"]
+    # Relayed under the remembered epoch, which the leader no longer holds: refused (over
+    # the open channel), then asked again with the same receipt once the leader took the
+    # epoch back.  One claim, handed out once.
+    assert f"does not lead under epoch {before['epoch']}" in follower.log_path.read_text()
+    assert (await client.get_process(assigned["processid"]))["retries"] == 0
     after = await leader_row(cluster)
     assert after["nodeid"] == leader.raft_address
     assert int(after["epoch"]) > stale_epoch > int(before["epoch"])  # type: ignore[call-overload]

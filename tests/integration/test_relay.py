@@ -9,13 +9,16 @@ import time
 
 import aiohttp
 
+from colonies_ha.api.channel import CHANNEL_PATH
 from colonies_ha.api.forward import (
     EPOCH_HEADER,
     FORWARDED_HEADER,
     RECEIPT_HEADER,
     WAIT_LIMIT_HEADER,
 )
-from colonies_ha.protocol.envelope import decode_reply, encode_request
+from colonies_ha.protocol.channel import RequestFrame, decode_replies
+from colonies_ha.protocol.channel import encode_request as encode_frame
+from colonies_ha.protocol.envelope import Relay, decode_reply, encode_request
 from tests.helpers import ColonyEnv
 
 Headers = dict[str, str]
@@ -120,3 +123,72 @@ async def test_a_relay_without_its_epoch_is_a_clear_400(colony: ColonyEnv) -> No
     )
     assert status == 400
     assert EPOCH_HEADER in str(error)
+
+
+# -- the relay channel (GET /relay): the same contract, frames instead of HTTP requests ----
+
+
+async def channel_replies(
+    colony: ColonyEnv, frames: list[RequestFrame]
+) -> dict[int, tuple[int, bool, object]]:
+    """Send `frames` in one WebSocket message; the replies by frame id, decoded."""
+    replies: dict[int, tuple[int, bool, object]] = {}
+    async with (
+        aiohttp.ClientSession() as http,
+        http.ws_connect(f"{colony.server.url}{CHANNEL_PATH}") as ws,
+    ):
+        await ws.send_bytes(b"".join(encode_frame(f) for f in frames))
+        while len(replies) < len(frames):
+            for reply in decode_replies(await ws.receive_bytes(timeout=10)):
+                try:
+                    value: object = decode_reply(reply.status, reply.body)
+                except Exception as error:
+                    value = error
+                replies[reply.ident] = (reply.status, reply.unavailable, value)
+    return replies
+
+
+def assign_frame(
+    colony: ColonyEnv, prvkey: str, ident: int, epoch: int, receipt: str
+) -> RequestFrame:
+    body = encode_request(
+        {"msgtype": "assignprocessmsg", "colonyid": colony.colonyid, "timeout": 1}, prvkey
+    )
+    return RequestFrame(ident, Relay(epoch, receipt, 1.0), body)
+
+
+async def test_a_channel_serves_each_frame_under_its_epoch_and_receipt(colony: ColonyEnv) -> None:
+    executor = await colony.new_executor()
+    first = await executor.submit(colony.spec())
+    second = await executor.submit(colony.spec())
+    epoch = colony.server.replica.ctx.leadership.epoch
+    stranger = await colony.new_executor(approve=False)
+    replies = await channel_replies(
+        colony,
+        [
+            assign_frame(colony, executor.prvkey, 1, epoch - 1, "channel-1"),  # a stale epoch
+            assign_frame(colony, executor.prvkey, 2, epoch, "channel-2"),
+            assign_frame(colony, stranger.prvkey, 3, epoch, "channel-3"),  # verified as ever
+        ],
+    )
+    assert replies[1][:2] == (503, False), replies[1]  # not leading under it; nothing claimed
+    assert replies[2][0] == 200 and replies[2][2]["processid"] == first["processid"]  # type: ignore[index]
+    assert replies[3][0] == 403, replies[3]
+    # The reply was lost and the follower asks again, on a new channel: the same claim.
+    again = await channel_replies(
+        colony, [assign_frame(colony, executor.prvkey, 7, epoch, "channel-2")]
+    )
+    assert again[7][2]["processid"] == first["processid"]  # type: ignore[index]
+    assert (await executor.get_process(second["processid"]))["state"] == 0
+
+
+async def test_a_malformed_channel_message_closes_the_channel(colony: ColonyEnv) -> None:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.ws_connect(f"{colony.server.url}{CHANNEL_PATH}") as ws,
+    ):
+        await ws.send_bytes(b"\x00\x00\x00\x05\x00\x00\x00\x00[1,2]")  # a header too short
+        message = await ws.receive(timeout=10)
+    assert message.type == aiohttp.WSMsgType.CLOSE
+    assert message.data == aiohttp.WSCloseCode.UNSUPPORTED_DATA
+    assert "id, epoch, receipt, wait limit" in message.extra
