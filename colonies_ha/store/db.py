@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import select
 import weakref
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
@@ -207,6 +208,22 @@ def _note_cancelled_sync_wait(conn: Conn) -> None:
 _unconfirmed: weakref.WeakSet[Conn] = weakref.WeakSet()
 
 
+def _quiet(conn: Conn) -> bool:
+    """Whether nothing arrived on an idle pooled connection since its last reply.
+
+    A session that is terminated, or whose server restarts, fails over or dies, gets an
+    error message or the end of its stream, and its socket turns readable; one that stays
+    quiet is alive as far as a round trip could tell (a server that vanished without a
+    word stalls the round trip too, until keepalives end it).  So only a readable socket
+    costs the empty round trip; the others are checked with one non-blocking poll.
+    """
+    try:
+        readable, _, _ = select.select([conn.pgconn.socket], [], [], 0)
+    except (psycopg.OperationalError, OSError):  # closed, or its socket is gone
+        return False
+    return not readable
+
+
 def _raise_if_unconfirmed(conn: Conn) -> None:
     if conn in _unconfirmed:
         _unconfirmed.discard(conn)
@@ -269,7 +286,7 @@ class Database:
 
     @asynccontextmanager
     async def _checked(self) -> AsyncIterator[Conn]:
-        """A pooled connection proven alive by one empty round trip.
+        """A pooled connection proven alive: quiet, or else by one empty round trip.
 
         A dead one means the database restarted or failed over, so every idle connection
         is as dead: the pool is drained at once (it reconnects, and with the multi-host URL's
@@ -279,7 +296,8 @@ class Database:
         for attempt in range(2):
             async with self.pool.connection() as conn:
                 try:
-                    await conn.execute("")
+                    if not _quiet(conn):
+                        await conn.execute("")
                 except UNAVAILABLE_ERRORS:
                     if attempt:
                         raise

@@ -17,10 +17,11 @@ from tests.helpers import ColonyEnv
 
 
 def terminate_backends(database_url: str) -> int:
-    """What a replica sees when the network to its database drops: every session ends."""
+    """What a replica sees when the network to its database drops: every session ends
+    (and has ended when this returns: the backends are waited for, up to 5 s)."""
     with psycopg.connect(database_url, autocommit=True) as conn:
         row = conn.execute(
-            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+            "SELECT count(pg_terminate_backend(pid, 5000)) FROM pg_stat_activity"
             " WHERE datname = current_database() AND pid <> pg_backend_pid()"
         ).fetchone()
     assert row is not None
