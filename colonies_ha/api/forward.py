@@ -8,6 +8,10 @@ lost (the leader died, froze, was replaced, or the connection broke) the followe
 asks again, the same leader or its successor: a successor's epoch bump waited for every
 transaction of the old epoch, so it sees the old claim if that committed.  A relayed assign
 is neither lost nor handed out twice.
+
+Relays travel as frames of one WebSocket per leader (colonies_ha.api.channel), watched by
+one task that abandons what is pending on it once Raft names someone else; a broken,
+abandoned or silent channel is an attempt whose reply was lost, and is asked again as above.
 """
 
 from __future__ import annotations
@@ -168,7 +172,8 @@ class Forwarder:
                 if exc.status != HTTPStatus.NOT_FOUND:
                     raise
                 # A leader of an earlier version (a rolling upgrade): no channel, so one
-                # HTTP request with the relay headers, as those versions relayed.
+                # HTTP request with the relay headers, as those versions relayed (without
+                # the channel's leader watch: a frozen leader costs it its wait).
                 reply = await self._post(url, body, relay, within)
             else:
                 reply = await channel.request(relay, body, within)
