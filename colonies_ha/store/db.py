@@ -217,11 +217,14 @@ def _quiet(conn: Conn) -> bool:
     word stalls the round trip too, until keepalives end it).  So only a readable socket
     costs the empty round trip; the others are checked with one non-blocking poll.
     """
+    # poll(), not select(): a busy replica's sockets may be numbered past select's 1024.
+    poller = select.poll()
     try:
-        readable, _, _ = select.select([conn.pgconn.socket], [], [], 0)
+        poller.register(conn.pgconn.socket, select.POLLIN)
+        events = poller.poll(0)  # POLLIN, or POLLHUP/POLLERR for a broken socket
     except (psycopg.OperationalError, OSError):  # closed, or its socket is gone
         return False
-    return not readable
+    return not events
 
 
 def _raise_if_unconfirmed(conn: Conn) -> None:
