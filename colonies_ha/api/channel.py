@@ -17,10 +17,12 @@ import contextlib
 import itertools
 import logging
 from collections.abc import Awaitable, Callable
+from functools import partial
 
 import aiohttp
 from aiohttp import WSCloseCode, WSMsgType, web
 
+from colonies_ha.api.websockets import add_websocket_route
 from colonies_ha.domain.errors import BadRequest, TooManyRequests
 from colonies_ha.protocol.channel import (
     MAX_MESSAGE_BYTES,
@@ -139,31 +141,15 @@ class RelayChannel:
 
 
 def add_channel(app: web.Application, respond: Respond, max_message: int) -> None:
-    """Route GET /relay, the leader's end of the channels; close them at shutdown (aiohttp
-    would wait for them)."""
-    sockets: set[web.WebSocketResponse] = set()
-
-    async def handle_channel(request: web.Request) -> web.WebSocketResponse:
-        ws = web.WebSocketResponse(
-            max_msg_size=max_message, heartbeat=HEARTBEAT_SECONDS, timeout=CLOSE_SECONDS
-        )
-        await ws.prepare(request)
-        sockets.add(ws)
-        try:
-            await _serve_channel(ws, respond)
-        finally:
-            sockets.discard(ws)
-            await ws.close()
-        return ws
-
-    async def close_all(app: web.Application) -> None:
-        await asyncio.gather(
-            *(ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown") for ws in sockets),
-            return_exceptions=True,
-        )
-
-    app.router.add_get(CHANNEL_PATH, handle_channel)
-    app.on_shutdown.append(close_all)
+    """Route GET /relay, the leader's end of the channels."""
+    add_websocket_route(
+        app,
+        CHANNEL_PATH,
+        partial(_serve_channel, respond=respond),
+        max_msg_size=max_message,
+        heartbeat=HEARTBEAT_SECONDS,
+        close_timeout=CLOSE_SECONDS,
+    )
 
 
 async def _serve_channel(ws: web.WebSocketResponse, respond: Respond) -> None:

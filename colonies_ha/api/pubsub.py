@@ -15,11 +15,13 @@ import logging
 from collections.abc import Coroutine
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any
 
-from aiohttp import WSCloseCode, WSMsgType, web
+from aiohttp import WSMsgType, web
 
 from colonies_ha.api.handlers_channels import SUBSCRIBE_CHANNEL, follow_channel
+from colonies_ha.api.websockets import add_websocket_route
 from colonies_ha.cluster.events import RESYNC_SINCE, SAFETY_RECHECK_SECONDS
 from colonies_ha.domain.errors import BadRequest, ColoniesError
 from colonies_ha.domain.states import ProcessState
@@ -66,30 +68,15 @@ class Subscription:
 
 
 def add_pubsub(app: web.Application, ctx: Context) -> None:
-    """Route /pubsub, and close its sockets at shutdown (aiohttp would wait for them)."""
-    sockets: set[web.WebSocketResponse] = set()
-
-    async def handle_pubsub(request: web.Request) -> web.WebSocketResponse:
-        ws = web.WebSocketResponse(
-            max_msg_size=MAX_FRAME_BYTES, timeout=CLOSE_SECONDS, heartbeat=HEARTBEAT_SECONDS
-        )
-        await ws.prepare(request)
-        sockets.add(ws)
-        try:
-            await _serve(ctx, ws)
-        finally:
-            sockets.discard(ws)
-            await ws.close()
-        return ws
-
-    async def close_all(app: web.Application) -> None:
-        await asyncio.gather(
-            *(ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown") for ws in sockets),
-            return_exceptions=True,
-        )
-
-    app.router.add_get("/pubsub", handle_pubsub)
-    app.on_shutdown.append(close_all)
+    """Route /pubsub."""
+    add_websocket_route(
+        app,
+        "/pubsub",
+        partial(_serve, ctx),
+        max_msg_size=MAX_FRAME_BYTES,
+        heartbeat=HEARTBEAT_SECONDS,
+        close_timeout=CLOSE_SECONDS,
+    )
 
 
 async def _serve(ctx: Context, ws: web.WebSocketResponse) -> None:
