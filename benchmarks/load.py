@@ -115,6 +115,7 @@ async def run_cycles(
     rate: float | None = None,
     server_pids: tuple[int, ...] = (),
     postmaster_pid: int | None = None,
+    metrics_url: str | None = None,
 ) -> dict[str, Any]:
     """`concurrency` workers spread round-robin over `urls`; `rate` paces them (cycles/s).
 
@@ -142,6 +143,7 @@ async def run_cycles(
         )
         for i in range(concurrency)
     ]
+    histogram_before = await assign_histogram(session, metrics_url) if metrics_url else {}
     cpu_before = sum(cpu_seconds(pid) for pid in server_pids)
     pg_before = postgres_cpu_seconds(postmaster_pid) if postmaster_pid else {}
     await asyncio.gather(*workers)
@@ -150,6 +152,10 @@ async def run_cycles(
     if postmaster_pid:
         pg_after = postgres_cpu_seconds(postmaster_pid)
         pg_cpu = sum(t - pg_before.get(pid, 0.0) for pid, t in pg_after.items())
+    server_p99 = None
+    if metrics_url:
+        histogram_after = await assign_histogram(session, metrics_url)
+        server_p99 = p99_bound_ms(histogram_before, histogram_after)
     return {
         "concurrency": concurrency,
         "target_rate": rate,
@@ -165,9 +171,40 @@ async def run_cycles(
         "postgres_cpu_us_per_cycle": pg_cpu / samples.all_cycles * 1e6
         if pg_cpu is not None and samples.all_cycles
         else None,
+        "server_assign_p99_bound_ms": server_p99,
         "errors": samples.errors,
         "last_error": samples.last_error,
     }
+
+
+async def assign_histogram(session: aiohttp.ClientSession, url: str) -> dict[float, float]:
+    """The replica's own assign latency histogram (/metrics): cumulative count by bucket
+    bound in seconds.  Its clock starts when the request is read and stops at the reply,
+    so, unlike the client's, it leaves out the load generator's own scheduling."""
+    async with session.get(f"{url}/metrics") as reply:
+        text = await reply.text()
+    buckets: dict[float, float] = {}
+    for line in text.splitlines():
+        if line.startswith("colonies_request_duration_seconds_bucket{") and (
+            'msgtype="assignprocessmsg"' in line
+        ):
+            labels, value = line.rsplit(" ", 1)
+            bound = labels.split('le="', 1)[1].split('"', 1)[0]
+            buckets[math.inf if bound == "+Inf" else float(bound)] = float(value)
+    return buckets
+
+
+def p99_bound_ms(before: dict[float, float], after: dict[float, float]) -> float | None:
+    """The smallest bucket bound (ms) under which 99 % of the assigns between two readings
+    of the histogram fell: an upper bound of their p99 (None without assigns)."""
+    counts = {bound: after[bound] - before.get(bound, 0.0) for bound in sorted(after)}
+    total = counts.get(math.inf, 0.0)
+    if total <= 0:
+        return None
+    for bound, count in counts.items():
+        if count >= 0.99 * total:
+            return bound * 1e3
+    return None
 
 
 def cpu_seconds(pid: int) -> float:

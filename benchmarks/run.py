@@ -173,6 +173,7 @@ class Runner:
         label: str,
         *,
         pids: tuple[int, ...] = (),
+        metrics_url: str | None = None,
     ) -> dict[str, Any]:
         runs = []
         for c in concurrencies:
@@ -202,6 +203,7 @@ class Runner:
             rate=peak["cycles_per_s"] / 2,
             server_pids=pids,
             postmaster_pid=self._postmaster(),
+            metrics_url=metrics_url,
         )
         self.step(f"{label}: half of peak load", 1)
         return {
@@ -275,6 +277,9 @@ class Runner:
                 "1 replica"
                 + (f" of {self.server_workers} processes" if self.server_workers > 1 else ""),
                 pids=server.pids,
+                # One process: its /metrics is the replica's (with workers, each answers
+                # for itself, and the port picks one).
+                metrics_url=server.url if self.server_workers == 1 else None,
             )
         finally:
             server.stop()
