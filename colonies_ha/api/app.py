@@ -132,9 +132,12 @@ def _budget(route: Route, req: SignedRequest) -> float:
     """How long the request may take in all: a long poll gets its own wait on top."""
     if not route.leader_only:
         return BOUNDS.request
+    return _long_poll_seconds(req) + BOUNDS.long_poll_extra
+
+
+def _long_poll_seconds(req: SignedRequest) -> float:
     wait = req.msg.get("timeout")
-    wait_seconds = float(wait) if isinstance(wait, int | float) and wait > 0 else 0.0
-    return wait_seconds + BOUNDS.long_poll_extra
+    return float(wait) if isinstance(wait, int | float) and wait > 0 else 0.0
 
 
 async def _serve(
@@ -174,9 +177,7 @@ async def _serve_leader_only(
         if ctx.leadership.epoch is not None:
             with contextlib.suppress(NotLeader):
                 return _reply(req, await route.handler(ctx, req))
-        wait = req.msg.get("timeout")
-        wait_seconds = float(wait) if isinstance(wait, int | float) and wait > 0 else 0.0
-        response = await app[FORWARDER].forward(req, wait_seconds)
+        response = await app[FORWARDER].forward(req, _long_poll_seconds(req))
         if response is not None:
             return response
 

@@ -154,7 +154,7 @@ def replica_options(command: click.Command) -> click.Command:
             default=1,
             type=click.IntRange(1, 64),
             help="Processes serving the API port (SO_REUSEPORT); one of them alone runs Raft, "
-            "the fencing epoch and the scans, the others relay assigns to it.",
+            "takes the fencing epoch and runs the scans, the others claim under its epoch.",
         ),
         click.option(
             "--relay-port",

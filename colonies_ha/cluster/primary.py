@@ -48,18 +48,21 @@ class LeadershipSource(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class LeadershipView:
-    """Who leads, as the primary sees it; `leads` means the primary holds the epoch."""
+    """Who leads, as the primary sees it."""
 
-    leads: bool = False
     leader: str | None = None
     leader_url: str | None = None  # the leader's relay/API URL when another replica leads
     status: dict[str, Any] = field(default_factory=dict, compare=False)
     epoch: int | None = None  # the primary's fencing epoch while it leads
 
+    @property
+    def leads(self) -> bool:
+        """The primary holds the epoch."""
+        return self.epoch is not None
+
     @classmethod
     def of(cls, source: LeadershipSource) -> LeadershipView:
-        epoch = source.epoch
-        return cls(epoch is not None, source.leader_address(), source.leader_api_url(), epoch=epoch)
+        return cls(source.leader_address(), source.leader_api_url(), epoch=source.epoch)
 
     @property
     def key(self) -> str:
@@ -71,13 +74,7 @@ class LeadershipView:
 
     @classmethod
     def from_json(cls, body: dict[str, Any]) -> LeadershipView:
-        return cls(
-            bool(body["leads"]),
-            body.get("leader"),
-            body.get("leader_url"),
-            body["status"],
-            body.get("epoch"),
-        )
+        return cls(body.get("leader"), body.get("leader_url"), body["status"], body.get("epoch"))
 
 
 async def next_view(source: LeadershipSource, known: str, within: float) -> LeadershipView:
@@ -88,7 +85,7 @@ async def next_view(source: LeadershipSource, known: str, within: float) -> Lead
         # Raft moves on PySyncObj's thread without telling the loop, so this looks.
         await asyncio.sleep(CHECK_PERIOD)
         view = LeadershipView.of(source)
-    return LeadershipView(view.leads, view.leader, view.leader_url, source.status(), view.epoch)
+    return replace(view, status=source.status())
 
 
 class PrimaryLeadership:
@@ -186,9 +183,6 @@ class PrimaryLeadership:
             except (aiohttp.ClientError, TimeoutError, KeyError, ValueError) as exc:
                 if self._view.leader is not None or self._view.epoch is not None:
                     log.warning("primary process not answering (%r): no leader known", exc)
-                    lost = replace(
-                        self._view, leads=False, leader=None, leader_url=None, epoch=None
-                    )
-                    self._set(lost)
+                    self._set(replace(self._view, leader=None, leader_url=None, epoch=None))
                 await asyncio.sleep(RETRY_PAUSE)
             known = self._view.key if self._received.is_set() else ""

@@ -43,8 +43,7 @@ class MemberCache(Generic[MemberT]):
         self._entries: dict[Hashable, tuple[float, MemberT]] = {}
         self._signal: asyncio.Event | None = None
         self._generation = 0  # moves on every forgetting: a lookup begun before is not kept
-        self.hits = 0
-        self.misses = 0
+        self.hits = 0  # admissions answered from memory
 
     async def admit(self, key: Hashable, lookup: Callable[[], Awaitable[MemberT]]) -> MemberT:
         """The remembered admission under `key`, or `lookup()`'s (which raises to refuse)."""
@@ -54,7 +53,6 @@ class MemberCache(Generic[MemberT]):
         if entry is not None and entry[0] > now:
             self.hits += 1
             return entry[1]
-        self.misses += 1
         generation = self._generation
         member = await lookup()
         self._forget_if_announced()
