@@ -8,7 +8,8 @@ DEFAULT_PORT = 50080
 DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
 DEFAULT_NODE_NAME = "colonies-ha"
 # With --workers N > 1 the primary process also listens on the API port + this, unless
-# --relay-port says otherwise: the port other replicas (and the workers) relay assigns to.
+# --relay-port says otherwise: the port other replicas relay assigns to, and on which the
+# primary's own workers follow its view of the leadership.
 RELAY_PORT_OFFSET = 1000
 
 
