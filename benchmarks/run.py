@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import platform
 import shutil
+import statistics
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,6 +33,7 @@ from benchmarks.depth import queue_depth
 from benchmarks.env import (
     PG_SETTINGS,
     BenchPostgres,
+    Colony,
     ServerProcess,
     export_tree,
     http_session,
@@ -40,7 +43,7 @@ from benchmarks.env import (
 from benchmarks.failover import failover_runs
 from benchmarks.load import drain_jobs, run_cycles
 
-MEASUREMENTS = ("single", "cluster", "peers", "failover", "depth")
+MEASUREMENTS = ("single", "cluster", "scaling", "peers", "failover", "depth")
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,9 @@ class Plan:
     failover_runs: int
     peer_jobs: int
     peer_concurrencies: tuple[int, ...]
+    scaling_rounds: int  # one replica, then three, this many times over
+    scaling_concurrencies: tuple[int, ...]
+    scaling_duration: float
 
 
 FULL = Plan(
@@ -70,6 +76,9 @@ FULL = Plan(
     failover_runs=20,
     peer_jobs=3000,
     peer_concurrencies=(8, 32),
+    scaling_rounds=3,
+    scaling_concurrencies=(32, 128),
+    scaling_duration=5.0,
 )
 QUICK = Plan(
     "quick",
@@ -82,6 +91,9 @@ QUICK = Plan(
     failover_runs=2,
     peer_jobs=1000,
     peer_concurrencies=(8,),
+    scaling_rounds=1,
+    scaling_concurrencies=(32,),
+    scaling_duration=1.2,
 )
 # The smallest end-to-end configuration, for the smoke test (not a measurement).
 SMOKE = Plan(
@@ -95,6 +107,9 @@ SMOKE = Plan(
     failover_runs=1,
     peer_jobs=20,
     peer_concurrencies=(2,),
+    scaling_rounds=1,
+    scaling_concurrencies=(2,),
+    scaling_duration=0.4,
 )
 PLANS = {"full": FULL, "quick": QUICK, "smoke": SMOKE}
 
@@ -128,6 +143,7 @@ class Runner:
         counts = {
             "single": len(p.concurrencies) * (2 if self.baseline else 1) + 1,
             "cluster": len(p.cluster_concurrencies) + 1,
+            "scaling": 2 * p.scaling_rounds * len(p.scaling_concurrencies),
             "peers": 3 * len(p.peer_concurrencies),
             "failover": p.failover_runs,
             "depth": len(p.depths),
@@ -151,6 +167,7 @@ class Runner:
                     ({"single"}, self.single),
                     ({"peers"}, self.peers),
                     ({"cluster", "failover"}, self.cluster),
+                    ({"scaling"}, self.scaling),
                     ({"depth"}, self.depth),
                 ]
                 for names, measure in steps:
@@ -312,6 +329,81 @@ class Runner:
         part["leader"] = leader.name
         part["forwarded_share"] = 2 / 3
         self.results["cluster"] = part
+
+    async def scaling(self, session: Any) -> None:
+        """One replica, then three, then one again …: the ratio of their peaks round by round.
+
+        The sweeps above run minutes apart (the peers come in between), and this machine's
+        speed drifts by more than the ratio asked for; alternating topologies within minutes
+        is the A/B way to compare them.  The single replica runs as `single` does.
+        """
+        plan, rounds = self.plan, []
+        for index in range(plan.scaling_rounds):
+            found = {}
+            for topology in ("single", "cluster"):
+                label = f"scaling round {index + 1}/{plan.scaling_rounds}, {topology}"
+                found[topology] = await self._one_topology(session, topology, label)
+            peak_one = max(r["cycles_per_s"] for r in found["single"])
+            peak_three = max(r["cycles_per_s"] for r in found["cluster"])
+            rounds.append({**found, "ratio": peak_three / peak_one if peak_one else None})
+        ratios = [r["ratio"] for r in rounds if r["ratio"] is not None]
+        self.results["scaling"] = {
+            "concurrencies": list(plan.scaling_concurrencies),
+            "seconds": plan.scaling_duration,
+            "rounds": rounds,
+            "median_ratio": statistics.median(ratios) if ratios else None,
+            "min_ratio": min(ratios, default=None),
+            "max_ratio": max(ratios, default=None),
+        }
+
+    async def _one_topology(self, session: Any, topology: str, label: str) -> list[Any]:
+        """Cycles at the scaling concurrencies on a fresh replica or 3-replica cluster."""
+        runs = []
+        async with self._topology(session, topology) as (urls, pids, colony):
+            for c in self.plan.scaling_concurrencies:
+                self.step(f"{label}: {c} workers")
+                runs.append(
+                    await run_cycles(
+                        session,
+                        urls,
+                        colony,
+                        c,
+                        duration=self.plan.scaling_duration,
+                        warmup=self.plan.warmup,
+                        server_pids=pids,
+                        postmaster_pid=self._postmaster(),
+                    )
+                )
+                self.step(f"{label}: {c} workers", 1)
+        return runs
+
+    @contextlib.asynccontextmanager
+    async def _topology(
+        self, session: Any, topology: str
+    ) -> AsyncIterator[tuple[list[str], tuple[int, ...], Colony]]:
+        """(URLs, server pids, a colony) of a fresh replica ("single") or 3-replica cluster."""
+        executors = max(self.plan.scaling_concurrencies)
+        if topology == "single":
+            server = ServerProcess(
+                self.pg.new_database("scaling1"), self.workdir, workers=self.server_workers
+            )
+            server.start()
+            try:
+                await server.wait_ready(session)
+                colony = await make_colony(session, server.url, server.server_prvkey, executors)
+                yield [server.url], server.pids, colony
+            finally:
+                server.stop()
+            return
+        cluster = new_cluster(self.pg.new_database("scaling3"), self.workdir, size=3)
+        cluster.start_all()
+        try:
+            leader = await cluster.wait_for_agreed_leader(session)
+            colony = await make_colony(session, leader.url, cluster.server_prvkey, executors)
+            pids = tuple(pid for r in cluster.replicas for pid in cluster.pids(r))
+            yield [r.url for r in cluster.replicas], pids, colony
+        finally:
+            cluster.stop_all()
 
     async def peers(self, session: Any) -> None:
         from benchmarks.peers import SYSTEMS, peer_jobs  # noqa: PLC0415 - optional deps

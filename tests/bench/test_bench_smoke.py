@@ -15,7 +15,15 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_smoke_run_writes_well_formed_results(tmp_path: Path) -> None:
-    command = ["-m", "benchmarks.run", "--smoke", "--only", "single,depth", "--out", str(tmp_path)]
+    command = [
+        "-m",
+        "benchmarks.run",
+        "--smoke",
+        "--only",
+        "single,scaling,depth",
+        "--out",
+        str(tmp_path),
+    ]
     done = subprocess.run(
         [sys.executable, *command],
         check=False,
@@ -33,6 +41,11 @@ def test_smoke_run_writes_well_formed_results(tmp_path: Path) -> None:
         assert run["errors"] == 0
         assert run["cycles"] > 0
         assert set(run["assign_ms"]) >= {"p50", "p95", "p99"}
+    (round_,) = results["scaling"]["rounds"]  # one replica, then three, in the same minutes
+    for topology in ("single", "cluster"):
+        assert [run["concurrency"] for run in round_[topology]] == [2]
+        assert all(run["errors"] == 0 and run["cycles"] > 0 for run in round_[topology])
+    assert results["scaling"]["median_ratio"] == round_["ratio"] > 0
     levels = results["depth"]["levels"]
     assert [level["depth"] for level in levels] == [100, 200]
     assert all(level["waiting_at_start"] >= level["depth"] for level in levels)
@@ -40,4 +53,5 @@ def test_smoke_run_writes_well_formed_results(tmp_path: Path) -> None:
     markdown = (tmp_path / "results.md").read_text()
     assert "## Full signed cycles" in markdown
     assert "## Assign latency vs queue depth" in markdown
+    assert "## One replica and three, alternating rounds" in markdown
     assert "## Targets" in markdown
