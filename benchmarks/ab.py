@@ -14,7 +14,6 @@ twice); CPU per cycle is then that of all of a server's processes together.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import statistics
 import tempfile
 from collections.abc import Awaitable, Callable
@@ -25,6 +24,7 @@ import aiohttp
 
 from benchmarks.env import BenchPostgres, Colony, ServerProcess, http_session, make_colony
 from benchmarks.load import cpu_seconds, drain_jobs, postgres_cpu_seconds, run_cycles
+from colonies_ha.cli.runtime import run_on_uvloop
 
 
 async def _drain(
@@ -190,7 +190,7 @@ def main() -> None:
             pg, tree, counts, args.seconds, args.drain, processes=processes[variant]
         )
 
-    asyncio.run(compare(trees, workers, args.rounds, measure_tree))
+    run_on_uvloop(compare(trees, workers, args.rounds, measure_tree))
 
 
 if __name__ == "__main__":

@@ -11,7 +11,6 @@ per cycle is that of the three replicas together (all their processes, with
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import tempfile
 from pathlib import Path
@@ -19,6 +18,7 @@ from pathlib import Path
 from benchmarks.ab import Point, compare, point_of
 from benchmarks.env import BenchPostgres, http_session, make_colony, new_cluster, tree_environment
 from benchmarks.load import run_cycles
+from colonies_ha.cli.runtime import run_on_uvloop
 
 
 async def measure(
@@ -85,7 +85,7 @@ def main() -> None:
     ) -> dict[int, Point]:
         return await measure(pg, tree, counts, args.seconds, processes[variant])
 
-    asyncio.run(compare(trees, workers, args.rounds, measure_tree, " of 3 replicas"))
+    run_on_uvloop(compare(trees, workers, args.rounds, measure_tree, " of 3 replicas"))
 
 
 if __name__ == "__main__":

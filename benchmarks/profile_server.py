@@ -27,6 +27,7 @@ from benchmarks.env import (
     new_cluster,
 )
 from benchmarks.load import cpu_seconds, postgres_cpu_seconds, run_cycles
+from colonies_ha.cli.runtime import run_on_uvloop
 
 
 def top_functions(raw: Path, count: int) -> list[tuple[float, str]]:
@@ -134,11 +135,11 @@ def main() -> None:
     parser.add_argument("--cluster", action="store_true", help="3 replicas: leader + follower")
     args = parser.parse_args()
     if args.cluster:
-        lines = asyncio.run(profile_cluster(args.workers, args.seconds, args.out))
+        lines = run_on_uvloop(profile_cluster(args.workers, args.seconds, args.out))
         print("\n".join(lines))
         profiles = [("leader", args.out), ("follower", args.out.with_suffix(".follower"))]
     else:
-        rate, cpu_us = asyncio.run(profile(args.workers, args.seconds, args.out))
+        rate, cpu_us = run_on_uvloop(profile(args.workers, args.seconds, args.out))
         print(f"{rate:.0f} cycles/s with {args.workers} workers; server CPU {cpu_us:.0f} µs/cycle")
         profiles = [("server", args.out)]
     for role, raw in profiles:

@@ -8,7 +8,6 @@ the targets (issue 13's, and issue 7's where 13 sets none) are reported as met o
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import json
 import os
@@ -42,6 +41,7 @@ from benchmarks.env import (
 )
 from benchmarks.failover import failover_runs
 from benchmarks.load import drain_jobs, run_cycles
+from colonies_ha.cli.runtime import run_on_uvloop
 
 MEASUREMENTS = ("single", "cluster", "scaling", "peers", "failover", "depth")
 
@@ -548,7 +548,7 @@ def main(argv: list[str] | None = None) -> int:
             baseline = given.resolve() if given.is_dir() else export_tree(args.baseline)
         runner = Runner(plan, args.only, progress, baseline, args.server_workers)
         try:
-            results = asyncio.run(runner.run())
+            results = run_on_uvloop(runner.run())
         finally:
             if baseline is not None and not Path(args.baseline).is_dir():
                 shutil.rmtree(baseline, ignore_errors=True)  # the exported revision

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from colonies_ha.cli.runtime import run_replica_loop, run_until_signalled
+from colonies_ha.cli.runtime import run_on_uvloop, run_until_signalled
 from colonies_ha.client import ColoniesClient
 from colonies_ha.config import DEFAULT_PORT, ServerConfig
 from colonies_ha.domain.errors import ColoniesError
@@ -127,5 +127,5 @@ def dev(host: str, port: int, pg_port: int, data_dir: Path | None) -> None:
             click.echo("\n".join(export_lines(keys, client_host(host), replica.port)))
             click.echo(f"# colonies-ha dev is serving on {replica.url}; Ctrl-C stops it", err=True)
 
-        run_replica_loop(run_until_signalled(config, announce))
+        run_on_uvloop(run_until_signalled(config, announce))
     click.echo("stopped", err=True)

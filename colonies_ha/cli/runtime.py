@@ -16,9 +16,10 @@ from colonies_ha.workers import WorkerSupervisor, read_spec, serve_worker
 T = TypeVar("T")
 
 
-def run_replica_loop(main: Coroutine[Any, Any, T]) -> T:
-    """Run a replica's event loop on uvloop: measured 9-12 % less CPU per signed cycle
-    (benchmarks/README.md); PySyncObj, aiohttp and psycopg all run on it unchanged."""
+def run_on_uvloop(main: Coroutine[Any, Any, T]) -> T:
+    """Run `main` on uvloop: a replica measured 9-12 % less CPU per signed cycle
+    (benchmarks/README.md); PySyncObj, aiohttp and psycopg all run on it unchanged.  The
+    benchmarks' load generators and the queues they compare with run on it too."""
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         return runner.run(main)
 
@@ -49,4 +50,4 @@ async def run_until_signalled(
 
 def run_worker() -> None:
     """A serving worker of `server --workers N` (settings from the primary, on stdin)."""
-    run_replica_loop(serve_worker(read_spec()))
+    run_on_uvloop(serve_worker(read_spec()))

@@ -6,7 +6,7 @@ from urllib.parse import quote
 
 import click
 
-from colonies_ha.cli.runtime import run_replica_loop, run_until_signalled, run_worker
+from colonies_ha.cli.runtime import run_on_uvloop, run_until_signalled, run_worker
 from colonies_ha.cli.statefulset import (
     membership_from_options,
     pop_statefulset_options,
@@ -50,7 +50,7 @@ def run_server(config: ServerConfig) -> None:
     """Run until SIGTERM/SIGINT."""
     require_valid(config)
     try:
-        run_replica_loop(run_until_signalled(config))
+        run_on_uvloop(run_until_signalled(config))
     except UnsafeDatabase as error:
         raise click.ClickException(str(error)) from error
 
