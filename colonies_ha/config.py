@@ -36,6 +36,8 @@ class ServerConfig:
     # Processes serving the API port (SO_REUSEPORT); the first alone holds Raft and the epoch.
     workers: int = 1
     relay_port: int | None = None  # None: port + RELAY_PORT_OFFSET (0 when port is 0)
+    # A worker whose event loop leaves the primary's ping unanswered this long is replaced.
+    worker_silence_limit: float = 10.0
 
     @property
     def process_pool_max(self) -> int:

@@ -9,7 +9,9 @@ the primary's epoch (fenced in the database like any claim), otherwise its assig
 through the Forwarder to the leader's relay URL, like a follower replica's.  A worker gets
 its settings as one JSON line on stdin, says "ready" on stdout once it serves, and exits when
 its stdin closes or, by PR_SET_PDEATHSIG, the moment the primary dies.  The primary restarts
-a worker that dies.
+a worker that dies, and kills (then restarts) one whose event loop stops answering its pings
+on that pipe: a blocked worker keeps its share of the port's new connections, which would
+hang.
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ from colonies_ha.store.db import Database
 log = logging.getLogger(__name__)
 
 READY_LINE = b"ready\n"
+PING_LINE, PONG_LINE = b"ping\n", b"pong\n"  # after "ready": the primary asks, the worker answers
+PING_PERIOD = 2.0  # at most; shorter when the silence limit is below twice this
 START_TIMEOUT = 60.0  # for a worker to say it serves
 STOP_TIMEOUT = 15.0  # after SIGTERM, then SIGKILL
 RESTART_PAUSE = 0.5  # doubled after each crash, up to MAX_RESTART_PAUSE
@@ -57,6 +61,7 @@ class WorkerSupervisor:
         settings = dataclasses.asdict(dataclasses.replace(config, port=port))
         self._spec = json.dumps({"config": settings, "primary_url": primary_url}).encode()
         self._count = config.workers - 1
+        self._silence_limit = config.worker_silence_limit
         self._processes: dict[int, asyncio.subprocess.Process] = {}
         self._keepers: list[asyncio.Task[None]] = []
         self._stopping = False
@@ -117,12 +122,51 @@ class WorkerSupervisor:
                 process.kill()
             raise WorkerFailed(f"worker {slot} (pid {process.pid}) did not start; see its log")
 
+    async def _watch(self, slot: int) -> int:
+        """The exit code of the slot's worker, killed first if it falls silent."""
+        process = self._processes[slot]
+        pinger = asyncio.create_task(self._ping(slot, process))
+        try:
+            return await process.wait()
+        finally:
+            pinger.cancel()
+            await asyncio.gather(pinger, return_exceptions=True)
+
+    async def _ping(self, slot: int, process: asyncio.subprocess.Process) -> None:
+        """Ping the worker's event loop; kill the worker once an answer is overdue."""
+        assert process.stdin is not None and process.stdout is not None
+        period = min(PING_PERIOD, self._silence_limit / 2)
+        while process.returncode is None and not self._stopping:
+            await asyncio.sleep(period)
+            try:
+                process.stdin.write(PING_LINE)
+                await process.stdin.drain()
+                async with asyncio.timeout(self._silence_limit):
+                    answer = await process.stdout.readline()
+            except TimeoutError:
+                if self._stopping or process.returncode is not None:
+                    return
+                log.error(
+                    "!!! serving worker %d (pid %d) left a ping unanswered for %.1f s; "
+                    "killing it !!!",
+                    slot,
+                    process.pid,
+                    self._silence_limit,
+                )
+                with contextlib.suppress(ProcessLookupError):
+                    process.kill()
+                return
+            except ConnectionError:
+                return  # its stdin is gone: it is exiting, and wait() will say so
+            if answer != PONG_LINE:
+                return  # end of its stdout: the same
+
     async def _keep(self, slot: int) -> None:
         """Restart the slot's worker whenever it dies, pausing longer after each quick death."""
         pause = RESTART_PAUSE
         while True:
             started = time.monotonic()
-            code = await self._processes[slot].wait()
+            code = await self._watch(slot)
             if self._stopping:
                 return
             if time.monotonic() - started > STABLE_AFTER:
@@ -173,7 +217,7 @@ async def serve_worker(spec: dict[str, Any]) -> None:
         await web.TCPSite(runner, config.host, config.port, reuse_port=True).start()
         sys.stdout.buffer.write(READY_LINE)
         sys.stdout.buffer.flush()
-        primary_gone = asyncio.create_task(lifeline.read())
+        primary_gone = asyncio.create_task(_answer_pings(lifeline))
         stopped = asyncio.create_task(stop.wait())
         await asyncio.wait({primary_gone, stopped}, return_when=asyncio.FIRST_COMPLETED)
         if primary_gone.done():
@@ -187,6 +231,14 @@ async def serve_worker(spec: dict[str, Any]) -> None:
         with contextlib.suppress(Exception):
             await events.stop()
         await db.close()
+
+
+async def _answer_pings(lifeline: asyncio.StreamReader) -> None:
+    """Answer the primary's pings until it closes our stdin (it stopped, or died)."""
+    while line := await lifeline.readline():
+        if line == PING_LINE:
+            sys.stdout.buffer.write(PONG_LINE)
+            sys.stdout.buffer.flush()
 
 
 def read_spec() -> dict[str, Any]:

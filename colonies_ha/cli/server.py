@@ -165,6 +165,16 @@ def replica_options(command: click.Command) -> click.Command:
             help="With --workers > 1: the port only the Raft process binds, where assigns are "
             f"relayed to [default: --port + {RELAY_PORT_OFFSET}].",
         ),
+        click.option(
+            "--worker-silence-limit",
+            envvar="COLONIES_WORKER_SILENCE_LIMIT",
+            show_envvar=True,
+            default=10.0,
+            show_default=True,
+            type=click.FloatRange(0.5, 3600),
+            help="With --workers > 1: seconds a worker may leave the primary's ping "
+            "unanswered (its event loop blocked) before it is killed and restarted.",
+        ),
     ]
     for option in reversed(options):
         command = option(command)
@@ -210,6 +220,7 @@ def config_from_options(options: dict[str, object]) -> ServerConfig:
         require_sync_replication=bool(options["require_sync_replication"]),
         workers=int(options["workers"]),  # type: ignore[call-overload]
         relay_port=None if options["relay_port"] is None else int(options["relay_port"]),  # type: ignore[call-overload]
+        worker_silence_limit=float(options["worker_silence_limit"]),  # type: ignore[arg-type]
     )
 
 

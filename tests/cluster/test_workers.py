@@ -66,12 +66,14 @@ async def is_ready(http: aiohttp.ClientSession, url: str) -> bool:
 def standalone(
     database_url: str, tmp_path: Path
 ) -> Iterator[tuple[subprocess.Popen[bytes], str, str]]:
-    """One replica (no Raft) with --workers 2: its primary process, API URL and owner key."""
+    """One replica (no Raft) with --workers 2 (a worker silent for 1 s is replaced): its
+    primary process, API URL and owner key."""
     owner_key = generate_private_key()
     port = free_port()
     log_path = tmp_path / "server.log"
     argv = [sys.executable, "-m", "colonies_ha", "server", "--host", "127.0.0.1"]
     argv += ["--port", str(port), "--relay-port", "0", "--workers", "2"]
+    argv += ["--worker-silence-limit", "1"]
     argv += ["--server-id", id_of_private_key(owner_key), "--database-url", database_url]
     with log_path.open("ab") as log:
         process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
@@ -161,6 +163,29 @@ async def test_workers_share_the_port_claim_under_one_epoch_and_die_with_the_pri
         return not running(replacement)
 
     await eventually(worker_gone, "the worker dies with its primary (PR_SET_PDEATHSIG)")
+
+
+async def test_a_worker_whose_event_loop_stops_is_replaced(
+    standalone: Standalone, http: aiohttp.ClientSession
+) -> None:
+    """A frozen worker still holds its share of the port's new connections, which would
+    hang: the primary's ping goes unanswered, and it kills and restarts the worker."""
+    primary, url, _ = standalone
+
+    async def both_serve() -> bool:
+        return len(children_of(primary.pid)) == 1 and len(await pids_answering(url)) == 2
+
+    await eventually(lambda: is_ready(http, url), "the replica is ready")
+    await eventually(both_serve, "the primary and one worker answer on the API port")
+    (frozen,) = children_of(primary.pid)
+    os.kill(frozen, signal.SIGSTOP)
+
+    async def replaced() -> bool:
+        now = children_of(primary.pid)
+        return frozen not in now and len(now) == 1 and len(await pids_answering(url)) == 2
+
+    await eventually(replaced, "the primary replaces the silent worker")
+    assert not running(frozen)
 
 
 async def test_a_cluster_with_workers_survives_a_leader_kill(
