@@ -192,22 +192,15 @@ class Runner:
         pids: tuple[int, ...] = (),
         metrics_url: str | None = None,
     ) -> dict[str, Any]:
-        runs = []
-        for c in concurrencies:
-            self.step(f"{label}: {c} workers")
-            runs.append(
-                await run_cycles(
-                    session,
-                    urls,
-                    colony,
-                    c,
-                    duration=self.plan.duration,
-                    warmup=self.plan.warmup,
-                    server_pids=pids,
-                    postmaster_pid=self._postmaster(),
-                )
-            )
-            self.step(f"{label}: {c} workers", 1)
+        runs = await self._closed_loops(
+            session,
+            urls,
+            colony,
+            concurrencies,
+            label=label,
+            pids=pids,
+            duration=self.plan.duration,
+        )
         peak = max(runs, key=lambda r: r["cycles_per_s"])
         self.step(f"{label}: half of peak load")
         half = await run_cycles(
@@ -358,23 +351,46 @@ class Runner:
 
     async def _one_topology(self, session: Any, topology: str, label: str) -> list[Any]:
         """Cycles at the scaling concurrencies on a fresh replica or 3-replica cluster."""
-        runs = []
+        plan = self.plan
         async with self._topology(session, topology) as (urls, pids, colony):
-            for c in self.plan.scaling_concurrencies:
-                self.step(f"{label}: {c} workers")
-                runs.append(
-                    await run_cycles(
-                        session,
-                        urls,
-                        colony,
-                        c,
-                        duration=self.plan.scaling_duration,
-                        warmup=self.plan.warmup,
-                        server_pids=pids,
-                        postmaster_pid=self._postmaster(),
-                    )
+            return await self._closed_loops(
+                session,
+                urls,
+                colony,
+                plan.scaling_concurrencies,
+                label=label,
+                pids=pids,
+                duration=plan.scaling_duration,
+            )
+
+    async def _closed_loops(
+        self,
+        session: Any,
+        urls: list[str],
+        colony: Any,
+        concurrencies: tuple[int, ...],
+        *,
+        label: str,
+        pids: tuple[int, ...],
+        duration: float,
+    ) -> list[dict[str, Any]]:
+        """One closed-loop run of `duration` seconds per worker count."""
+        runs = []
+        for c in concurrencies:
+            self.step(f"{label}: {c} workers")
+            runs.append(
+                await run_cycles(
+                    session,
+                    urls,
+                    colony,
+                    c,
+                    duration=duration,
+                    warmup=self.plan.warmup,
+                    server_pids=pids,
+                    postmaster_pid=self._postmaster(),
                 )
-                self.step(f"{label}: {c} workers", 1)
+            )
+            self.step(f"{label}: {c} workers", 1)
         return runs
 
     @contextlib.asynccontextmanager

@@ -62,6 +62,16 @@ async def is_ready(http: aiohttp.ClientSession, url: str) -> bool:
         return False
 
 
+async def both_serving(http: aiohttp.ClientSession, primary: int, url: str) -> None:
+    """Until the replica is ready and both its processes answer on the API port."""
+
+    async def both_serve() -> bool:
+        return len(children_of(primary)) == 1 and len(await pids_answering(url)) == 2
+
+    await eventually(lambda: is_ready(http, url), "the replica is ready")
+    await eventually(both_serve, "the primary and one worker answer on the API port")
+
+
 @pytest.fixture
 def standalone(
     database_url: str, tmp_path: Path
@@ -97,11 +107,7 @@ async def test_workers_share_the_port_claim_under_one_epoch_and_die_with_the_pri
 ) -> None:
     primary, url, owner_key = standalone
 
-    async def both_serve() -> bool:
-        return len(children_of(primary.pid)) == 1 and len(await pids_answering(url)) == 2
-
-    await eventually(lambda: is_ready(http, url), "the replica is ready")
-    await eventually(both_serve, "the primary and one worker answer on the API port")
+    await both_serving(http, primary.pid, url)
     (worker,) = children_of(primary.pid)
     assert set(await pids_answering(url)) == {primary.pid, worker}
 
@@ -172,11 +178,7 @@ async def test_a_worker_whose_event_loop_stops_is_replaced(
     hang: the primary's ping goes unanswered, and it kills and restarts the worker."""
     primary, url, _ = standalone
 
-    async def both_serve() -> bool:
-        return len(children_of(primary.pid)) == 1 and len(await pids_answering(url)) == 2
-
-    await eventually(lambda: is_ready(http, url), "the replica is ready")
-    await eventually(both_serve, "the primary and one worker answer on the API port")
+    await both_serving(http, primary.pid, url)
     (frozen,) = children_of(primary.pid)
     os.kill(frozen, signal.SIGSTOP)
 
