@@ -259,26 +259,27 @@ class Runner:
         self.results["baseline"] = {"tree": str(tree), **found}
 
     async def _with_server(
-        self, label: str, session: Any, *, tree: Path | None = None
+        self, label: str, session: Any, *, tree: Path | None = None, workers: int = 1
     ) -> ServerProcess:
-        server = ServerProcess(self.pg.new_database(label), self.workdir, tree=tree)
+        server = ServerProcess(
+            self.pg.new_database(label), self.workdir, tree=tree, workers=workers
+        )
         server.start()
-        await server.wait_ready(session)
+        try:
+            await server.wait_ready(session)
+        except BaseException:
+            server.stop()
+            raise
         return server
 
     async def single(self, session: Any) -> None:
         if self.baseline is not None:
             await self._baseline(session, self.baseline)
-        server = ServerProcess(
-            self.pg.new_database("single"), self.workdir, workers=self.server_workers
-        )
-        server.start()
-        await server.wait_ready(session)
+        server = await self._with_server("single", session, workers=self.server_workers)
         try:
             colony = await make_colony(
                 session, server.url, server.server_prvkey, max(self.plan.concurrencies)
             )
-            assert server.process is not None
             self.results["single"] = await self._sweep(
                 session,
                 [server.url],
@@ -400,12 +401,8 @@ class Runner:
         """(URLs, server pids, a colony) of a fresh replica ("single") or 3-replica cluster."""
         executors = max(self.plan.scaling_concurrencies)
         if topology == "single":
-            server = ServerProcess(
-                self.pg.new_database("scaling1"), self.workdir, workers=self.server_workers
-            )
-            server.start()
+            server = await self._with_server("scaling1", session, workers=self.server_workers)
             try:
-                await server.wait_ready(session)
                 colony = await make_colony(session, server.url, server.server_prvkey, executors)
                 yield [server.url], server.pids, colony
             finally:

@@ -19,7 +19,7 @@ T = TypeVar("T")
 def run_on_uvloop(main: Coroutine[Any, Any, T]) -> T:
     """Run `main` on uvloop: a replica measured 9-12 % less CPU per signed cycle
     (benchmarks/README.md); PySyncObj, aiohttp and psycopg all run on it unchanged.  The
-    benchmarks' load generators and the queues they compare with run on it too."""
+    benchmarks' load generators run on it too (the queues they compare with do not)."""
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         return runner.run(main)
 
