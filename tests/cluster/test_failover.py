@@ -8,6 +8,7 @@ import json
 import random
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -72,40 +73,64 @@ async def wait_all_successful(
         await asyncio.sleep(0.2)
 
 
-async def test_kill_the_leader_under_load(cluster: Cluster, http: aiohttp.ClientSession) -> None:
+@dataclass
+class LeaderKilled:
+    """What `kill_the_leader_under_load` leaves for a test to check further."""
+
+    leader: ReplicaProcess
+    follower: ReplicaProcess
+    colony_key: str
+    colonyid: str
+    keys: list[str]
+
+
+async def kill_the_leader_under_load(
+    cluster: Cluster,
+    http: aiohttp.ClientSession,
+    total: int,
+    before_kill: Callable[[ReplicaProcess], None] = lambda _: None,
+) -> LeaderKilled:
+    """Executors hopping between live replicas drain `total` processes, submitted half
+    before and half after the leader's SIGKILL a quarter of the way in; returns once every
+    one is successful.  A process is received twice only if its first delivery was lost
+    with the dead leader and the deadline handed it out again: never more than once
+    without such a retry."""
     leader = await cluster.wait_for_agreed_leader(http)
     colony_key, colonyid, keys = await make_colony(cluster, http, executors=4)
     follower = next(r for r in cluster.replicas if r is not leader)
     submitter = ColoniesClient(follower.url, keys[0], session=http)
-    total = 200
     # maxexectime: an assign the dying leader committed but never delivered comes back.
     spec = function_spec(colonyid, "worker", maxexectime=3, maxretries=-1)
     for _ in range(total // 2):
         await submitter.submit(spec)
     shared = Drain(total)
-    received = shared.received
-    workers = [asyncio.create_task(drain(cluster, http, k, colonyid, shared)) for k in keys]
+    executors = [asyncio.create_task(drain(cluster, http, k, colonyid, shared)) for k in keys]
     await shared.quarter_done.wait()
+    before_kill(leader)
     cluster.kill(leader)
     for _ in range(total // 2):  # submissions keep coming through the survivors
-        await ColoniesClient(follower.url, keys[0], session=http).submit(spec)
-    new_leader = await cluster.wait_for_agreed_leader(http)
-    assert new_leader is not leader
-    owner = ColoniesClient(follower.url, colony_key, session=http)
-    await wait_all_successful(owner, colonyid, total)
+        await submitter.submit(spec)
+    assert await cluster.wait_for_agreed_leader(http) is not leader
+    await wait_all_successful(
+        ColoniesClient(follower.url, colony_key, session=http), colonyid, total
+    )
     shared.stop.set()
-    await asyncio.gather(*workers)
+    await asyncio.gather(*executors)
+    for processid, count in shared.received.items():
+        if count > 1:
+            done = await submitter.get_process(processid)
+            assert done["retries"] >= count - 1, (processid, count, done)
+    return LeaderKilled(leader, follower, colony_key, colonyid, keys)
+
+
+async def test_kill_the_leader_under_load(cluster: Cluster, http: aiohttp.ClientSession) -> None:
+    killed = await kill_the_leader_under_load(cluster, http, total=200)
+    leader, colonyid, keys = killed.leader, killed.colonyid, killed.keys
+    owner = ColoniesClient(killed.follower.url, killed.colony_key, session=http)
     processes = []
     for state in (0, 1, 3):
         processes += await owner.get_processes(colonyid, state)
     assert processes == [], "every process must end successful"
-    # A process is received twice only if its first delivery was lost with the dead leader
-    # and the deadline handed it out again: never more than once without such a retry.
-    reader = ColoniesClient(follower.url, keys[0], session=http)
-    for processid, count in received.items():
-        if count > 1:
-            done = await reader.get_process(processid)
-            assert done["retries"] >= count - 1, (processid, count, done)
     # Every survivor, the new leader and the follower that relays to it, serves assigns
     # after the kill: one fresh process each, assigned (10 s long poll) through that replica.
     survivors = alive(cluster)

@@ -15,13 +15,15 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from colonies_ha.chaos.local_cluster import Cluster, free_port
+from colonies_ha.chaos.local_cluster import Cluster, ReplicaProcess, free_port
 from colonies_ha.client import ColoniesClient, function_spec
 from colonies_ha.domain.errors import ColoniesError
 from colonies_ha.embedded_pg import children_of
 from colonies_ha.protocol.crypto import generate_private_key, id_of_private_key
-from tests.cluster.test_cluster import make_colony
-from tests.cluster.test_failover import Drain, alive, drain, wait_all_successful
+from tests.cluster.test_failover import (
+    alive,
+    kill_the_leader_under_load,
+)
 
 WITHIN = 30.0
 Standalone = tuple[subprocess.Popen[bytes], str, str]
@@ -196,32 +198,15 @@ async def test_a_cluster_with_workers_survives_a_leader_kill(
     cluster = Cluster(database_url, workdir, workers=2)
     cluster.start_all()
     try:
-        leader = await cluster.wait_for_agreed_leader(http)
-        colony_key, colonyid, keys = await make_colony(cluster, http, executors=4)
-        follower = next(r for r in cluster.replicas if r is not leader)
-        submitter = ColoniesClient(follower.url, keys[0], session=http)
-        total = 120
-        spec = function_spec(colonyid, "worker", maxexectime=3, maxretries=-1)
-        for _ in range(total // 2):
-            await submitter.submit(spec)
-        shared = Drain(total)
-        executors = [asyncio.create_task(drain(cluster, http, k, colonyid, shared)) for k in keys]
-        await shared.quarter_done.wait()
-        assert leader.process is not None
-        leader_workers = children_of(leader.process.pid)
-        cluster.kill(leader)
-        for _ in range(total // 2):
-            await submitter.submit(spec)
-        assert await cluster.wait_for_agreed_leader(http) is not leader
-        owner = ColoniesClient(follower.url, colony_key, session=http)
-        await wait_all_successful(owner, colonyid, total)
-        shared.stop.set()
-        await asyncio.gather(*executors)
-        reader = ColoniesClient(follower.url, keys[0], session=http)
-        for processid, count in shared.received.items():
-            if count > 1:  # only a delivery lost with the dead leader is handed out again
-                assert (await reader.get_process(processid))["retries"] >= count - 1
+        leader_workers: list[int] = []
+
+        def note_workers(leader: ReplicaProcess) -> None:
+            assert leader.process is not None
+            leader_workers.extend(children_of(leader.process.pid))
+
+        await kill_the_leader_under_load(cluster, http, total=120, before_kill=note_workers)
         assert len(alive(cluster)) == 2
+        assert leader_workers, "the leader had a serving worker"
         assert not any(running(pid) for pid in leader_workers), "workers die with the primary"
     finally:
         cluster.stop_all()
