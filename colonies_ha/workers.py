@@ -25,6 +25,7 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
@@ -188,8 +189,9 @@ class WorkerSupervisor:
                 log.warning("serving worker %d restarted: pid %d", slot, self._processes[slot].pid)
 
 
-async def serve_worker(spec: dict[str, Any]) -> None:
-    """A worker's life: serve the API port until SIGTERM or the primary's pipe closes."""
+async def serve_worker(spec: dict[str, Any], on_serving: Callable[[], None] | None = None) -> None:
+    """A worker's life: serve the API port until SIGTERM or the primary's pipe closes
+    (`on_serving` runs once it serves)."""
     config = ServerConfig(**spec["config"])
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
@@ -215,6 +217,8 @@ async def serve_worker(spec: dict[str, Any]) -> None:
         )
         await runner.setup()
         await web.TCPSite(runner, config.host, config.port, reuse_port=True).start()
+        if on_serving is not None:
+            on_serving()
         sys.stdout.buffer.write(READY_LINE)
         sys.stdout.buffer.flush()
         primary_gone = asyncio.create_task(_answer_pings(lifeline))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import signal
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
@@ -24,6 +25,16 @@ def run_on_uvloop(main: Coroutine[Any, Any, T]) -> T:
         return runner.run(main)
 
 
+def freeze_startup_heap() -> None:
+    """Move everything alive once the process serves (imports, app, pools) out of the
+    collector's reach.  Under load CPython otherwise walks that whole heap in every full
+    collection: 20-45 ms with the event loop stopped, every 10-15 s, which every reply in
+    flight waits out (benchmarks/README.md, *Issue 13, fourth stop*).  What the process
+    allocates later is collected as before."""
+    gc.collect()
+    gc.freeze()
+
+
 async def run_until_signalled(
     config: ServerConfig, on_started: Callable[[Replica], Awaitable[None]] | None = None
 ) -> None:
@@ -40,6 +51,7 @@ async def run_until_signalled(
         await workers.start()
 
     await replica.start(before_serving=start_workers if config.workers > 1 else None)
+    freeze_startup_heap()
     try:
         if on_started is not None:
             await on_started(replica)
@@ -50,4 +62,4 @@ async def run_until_signalled(
 
 def run_worker() -> None:
     """A serving worker of `server --workers N` (settings from the primary, on stdin)."""
-    run_on_uvloop(serve_worker(read_spec()))
+    run_on_uvloop(serve_worker(read_spec(), on_serving=freeze_startup_heap))

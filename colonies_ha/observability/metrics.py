@@ -8,6 +8,7 @@ a snapshot the /metrics handler takes just before rendering, so they are never s
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -73,6 +74,12 @@ class _StateCollector(Collector):
         for row in snap.queue:
             queue.add_metric([row["colonyid"], row["executortype"], row["state"]], row["count"])
         yield queue
+        yield GaugeMetricFamily(
+            "colonies_gc_frozen_objects",
+            "Objects of this process kept out of the garbage collector's full collections "
+            "(its heap once it served; 0 if it never froze it)",
+            value=gc.get_freeze_count(),
+        )
         batches = CounterMetricFamily(
             "colonies_coalesced_batches",
             "Statements that served coalesced requests (group commit), by kind",

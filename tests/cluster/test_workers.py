@@ -98,10 +98,13 @@ def standalone(
         print(log_path.read_text()[-4000:])  # shown by pytest when the test failed
 
 
-def assigns_served(metrics: str) -> int:
-    line = 'colonies_requests_total{msgtype="assignprocessmsg",status="200"} '
-    found = [float(x.split()[-1]) for x in metrics.splitlines() if x.startswith(line)]
+def metric_value(metrics: str, line: str) -> int:
+    found = [float(x.split()[-1]) for x in metrics.splitlines() if x.startswith(line + " ")]
     return int(found[0]) if found else 0
+
+
+def assigns_served(metrics: str) -> int:
+    return metric_value(metrics, 'colonies_requests_total{msgtype="assignprocessmsg",status="200"}')
 
 
 async def test_workers_share_the_port_claim_under_one_epoch_and_die_with_the_primary(
@@ -149,6 +152,9 @@ async def test_workers_share_the_port_claim_under_one_epoch_and_die_with_the_pri
     assert sum(assigned_by.values()) == 30 and min(assigned_by.values()) > 0, assigned_by
     assert not any("colonies_forwarded_requests_total{" in text for text in served.values())
     assert all("colonies_leader 1.0" in text for text in served.values())
+    # Both froze their startup heap once serving (no full collection walks it under load).
+    frozen = {pid: metric_value(text, "colonies_gc_frozen_objects") for pid, text in served.items()}
+    assert min(frozen.values()) > 10_000, frozen
 
     os.kill(worker, signal.SIGKILL)
 
