@@ -9,9 +9,12 @@ server's service time, never a long-poll wait.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
 import math
 import os
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,6 +46,21 @@ def summary_ms(values: list[float]) -> dict[str, float]:
         "max": (max(values) if values else math.nan) * 1e3,
         "n": len(values),
     }
+
+
+@contextlib.contextmanager
+def frozen_heap() -> Iterator[None]:
+    """Keep the load generator's own heap (imports, earlier results, sessions) out of its
+    full collections while it measures.  A full collection walking it stopped the event loop
+    for 30-50 ms every 10-20 s at half of peak, and every reply arriving meanwhile was
+    timed as slow (benchmarks/README.md, *Issue 13, fourth stop*).  Like timeit's `gc.disable`
+    but gentler: what the measurement allocates is still collected."""
+    gc.collect()
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 @dataclass
@@ -146,7 +164,8 @@ async def run_cycles(
     histogram_before = await assign_histogram(session, metrics_url) if metrics_url else {}
     cpu_before = sum(cpu_seconds(pid) for pid in server_pids)
     pg_before = postgres_cpu_seconds(postmaster_pid) if postmaster_pid else {}
-    await asyncio.gather(*workers)
+    with frozen_heap():
+        await asyncio.gather(*workers)
     cpu = sum(cpu_seconds(pid) for pid in server_pids) - cpu_before
     pg_cpu = None
     if postmaster_pid:
