@@ -28,9 +28,12 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 
 from colonies_ha.api.app import build_app
+from colonies_ha.api.local import METRICS_PUSH_PATH, PROCESS_HEADER
+from colonies_ha.api.metrics_endpoint import local_snapshot
 from colonies_ha.cluster.events import EventHub
 from colonies_ha.cluster.primary import PrimaryLeadership
 from colonies_ha.config import ServerConfig
@@ -48,6 +51,7 @@ STOP_TIMEOUT = 15.0  # after SIGTERM, then SIGKILL
 RESTART_PAUSE = 0.5  # doubled after each crash, up to MAX_RESTART_PAUSE
 MAX_RESTART_PAUSE = 10.0
 STABLE_AFTER = 30.0  # a worker that ran this long restarts without the accumulated pause
+METRICS_PUSH_PERIOD = 1.0  # how stale a worker's part of the replica's /metrics may be
 
 
 class WorkerFailed(RuntimeError):
@@ -60,7 +64,7 @@ class WorkerSupervisor:
     def __init__(self, config: ServerConfig, *, port: int, primary_url: str) -> None:
         # The API port as bound (it may have been 0); pools were sized per process already.
         settings = dataclasses.asdict(dataclasses.replace(config, port=port))
-        self._spec = json.dumps({"config": settings, "primary_url": primary_url}).encode()
+        self._spec: dict[str, Any] = {"config": settings, "primary_url": primary_url}
         self._count = config.workers - 1
         self._silence_limit = config.worker_silence_limit
         self._processes: dict[int, asyncio.subprocess.Process] = {}
@@ -112,7 +116,8 @@ class WorkerSupervisor:
         )
         self._processes[slot] = process
         assert process.stdin is not None and process.stdout is not None
-        process.stdin.write(self._spec + b"\n")  # kept open: its end tells the worker to go
+        spec = json.dumps({**self._spec, "process": f"worker-{slot + 1}"}).encode()
+        process.stdin.write(spec + b"\n")  # kept open: its end tells the worker to go
         await process.stdin.drain()
         try:
             line = await asyncio.wait_for(process.stdout.readline(), START_TIMEOUT)
@@ -221,12 +226,14 @@ async def serve_worker(spec: dict[str, Any], on_serving: Callable[[], None] | No
             on_serving()
         sys.stdout.buffer.write(READY_LINE)
         sys.stdout.buffer.flush()
+        ctx.metrics.primary_url = spec["primary_url"]  # it answers /metrics for all of us
+        pushing = asyncio.create_task(_push_metrics(ctx, spec["primary_url"], spec["process"]))
         primary_gone = asyncio.create_task(_answer_pings(lifeline))
         stopped = asyncio.create_task(stop.wait())
         await asyncio.wait({primary_gone, stopped}, return_when=asyncio.FIRST_COMPLETED)
         if primary_gone.done():
             log.warning("the primary process closed our pipe; worker %d exits", os.getpid())
-        for task in (primary_gone, stopped):
+        for task in (primary_gone, stopped, pushing):
             task.cancel()
     finally:
         if runner is not None:
@@ -235,6 +242,25 @@ async def serve_worker(spec: dict[str, Any], on_serving: Callable[[], None] | No
         with contextlib.suppress(Exception):
             await events.stop()
         await db.close()
+
+
+async def _push_metrics(ctx: Context, primary_url: str, process: str) -> None:
+    """Hand the primary this worker's metrics every METRICS_PUSH_PERIOD, for its /metrics."""
+    timeout = aiohttp.ClientTimeout(total=METRICS_PUSH_PERIOD * 2)
+    async with aiohttp.ClientSession(timeout=timeout) as session:
+        while True:
+            ctx.metrics.snapshot = local_snapshot(ctx, ctx.metrics.snapshot)
+            try:
+                async with session.post(
+                    f"{primary_url}{METRICS_PUSH_PATH}",
+                    data=ctx.metrics.render(),
+                    headers={PROCESS_HEADER: process},
+                ) as reply:
+                    if reply.status != 204:
+                        log.warning("the primary refused our metrics: %d", reply.status)
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                log.debug("could not hand our metrics to the primary: %r", exc)
+            await asyncio.sleep(METRICS_PUSH_PERIOD)
 
 
 async def _answer_pings(lifeline: asyncio.StreamReader) -> None:

@@ -3,19 +3,27 @@
 `POST /local/handover` asks a leading replica to hand leadership to another one now, while it
 still serves, rather than at SIGTERM.  `GET /local/leadership` is how a replica's serving
 workers (`--workers`) follow its primary's view of who leads (a long poll, see
-cluster/primary.py).  They carry no signature: anyone who can connect from the replica's own
-network namespace (its container, a sidecar) may call them, nobody else.
+cluster/primary.py), and `POST /local/metrics` how they hand it their metrics, which the
+primary's /metrics merges with its own.  They carry no signature: anyone who can connect
+from the replica's own network namespace (its container, a sidecar) may call them, nobody
+else.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import re
 from typing import Any, Protocol, runtime_checkable
 
 from aiohttp import web
 
 from colonies_ha.cluster.primary import HANDOVER_PATH, HEARTBEAT, LEADERSHIP_PATH, next_view
+from colonies_ha.observability.metrics import merge_expositions
 from colonies_ha.services.context import Context
+
+METRICS_PUSH_PATH = "/local/metrics"
+PROCESS_HEADER = "X-Colonies-Process"  # the pushing worker's process name: worker-<n>
+_WORKER_NAME = re.compile(r"worker-[0-9]{1,4}")
 
 
 @runtime_checkable
@@ -72,5 +80,22 @@ def add_local_routes(app: web.Application, ctx: Context) -> None:
         view = await next_view(ctx.leadership, request.query.get("known", ""), within)
         return web.json_response(view.to_json())
 
+    async def handle_metrics_push(request: web.Request) -> web.Response:
+        if (refused := _refuse_remote(request)) is not None:
+            return refused
+        name = request.headers.get(PROCESS_HEADER, "")
+        if not _WORKER_NAME.fullmatch(name):
+            return web.json_response(
+                {"error": f"{PROCESS_HEADER} must name a worker (worker-<n>)"}, status=400
+            )
+        text = await request.read()
+        try:
+            merge_expositions([(name, text)])
+        except (ValueError, UnicodeDecodeError) as exc:
+            return web.json_response({"error": f"not a Prometheus exposition: {exc}"}, status=400)
+        ctx.metrics.worker_expositions[name] = text
+        return web.Response(status=204)
+
     app.router.add_post(HANDOVER_PATH, handle_handover)
+    app.router.add_post(METRICS_PUSH_PATH, handle_metrics_push)
     app.router.add_get(LEADERSHIP_PATH, handle_leadership)

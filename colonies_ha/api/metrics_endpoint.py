@@ -1,4 +1,4 @@
-"""GET /metrics: the replica's Prometheus metrics.
+"""GET /metrics: the replica's Prometheus metrics (all its processes', with `--workers`).
 
 Unauthenticated, as Prometheus expects; it exposes counts and ids, never keys or payloads.
 Restrict it at the network level if colony ids are sensitive.
@@ -9,10 +9,11 @@ from __future__ import annotations
 import asyncio
 import logging
 
+import aiohttp
 import psycopg
 import psycopg_pool
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from colonies_ha.domain.states import ProcessState
 from colonies_ha.observability.metrics import Snapshot
@@ -23,13 +24,13 @@ log = logging.getLogger(__name__)
 
 
 DATABASE_READ_SECONDS = 2.0  # a scrape answers even when the database does not
+PRIMARY_ANSWER_SECONDS = 3.0  # a worker's scrape, answered by its primary (it reads 2 s)
 
 
-async def take_snapshot(ctx: Context, previous: Snapshot) -> Snapshot:
-    """This replica's own state always; the database's part when it answers in time (else
-    the last epoch read, no queue rows, and colonies_metrics_database_up 0)."""
+def local_snapshot(ctx: Context, previous: Snapshot) -> Snapshot:
+    """What this process knows without asking the database (the last epoch read stays)."""
     status = ctx.leadership.status()
-    snapshot = Snapshot(
+    return Snapshot(
         leader=ctx.leadership.epoch is not None,
         term=int(status.get("term") or 0),
         epoch=previous.epoch,
@@ -37,6 +38,12 @@ async def take_snapshot(ctx: Context, previous: Snapshot) -> Snapshot:
         database_up=False,
         batches=ctx.batches.counts(),
     )
+
+
+async def take_snapshot(ctx: Context, previous: Snapshot) -> Snapshot:
+    """This replica's own state always; the database's part when it answers in time (else
+    the last epoch read, no queue rows, and colonies_metrics_database_up 0)."""
+    snapshot = local_snapshot(ctx, previous)
     try:
         async with asyncio.timeout(DATABASE_READ_SECONDS), ctx.db.connection() as conn:
             queue = await repo.all_rows(conn, "queue_depth")
@@ -53,10 +60,29 @@ async def take_snapshot(ctx: Context, previous: Snapshot) -> Snapshot:
     return snapshot
 
 
+async def _from_primary(primary_url: str) -> bytes | None:
+    """The replica's merged exposition, from the primary (None if it does not answer)."""
+    timeout = aiohttp.ClientTimeout(total=PRIMARY_ANSWER_SECONDS)
+    try:
+        async with (
+            aiohttp.ClientSession(timeout=timeout) as session,
+            session.get(f"{primary_url}/metrics") as reply,
+        ):
+            if reply.status == 200:
+                return await reply.read()
+            log.warning("/metrics: the primary answered %d", reply.status)
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        log.warning("/metrics: the primary did not answer (%r); answering for this worker", exc)
+    return None
+
+
 def add_metrics(app: web.Application, ctx: Context) -> None:
     async def handle_metrics(request: web.Request) -> web.Response:
-        ctx.metrics.snapshot = await take_snapshot(ctx, ctx.metrics.snapshot)
-        body = generate_latest(ctx.metrics.registry)
+        metrics = ctx.metrics
+        body = await _from_primary(metrics.primary_url) if metrics.primary_url else None
+        if body is None:
+            metrics.snapshot = await take_snapshot(ctx, metrics.snapshot)
+            body = metrics.render_replica()
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     app.router.add_get("/metrics", handle_metrics)

@@ -4,6 +4,11 @@ Each replica owns its registry (tests run several replicas in one process; the g
 registry would mix them).  Counters and histograms are updated where things happen; the
 gauges that describe state (leadership, queue depth, pool use) are read at scrape time from
 a snapshot the /metrics handler takes just before rendering, so they are never stale.
+
+A replica with serving workers (`--workers`) is several processes behind one port, each with
+its own registry.  Each worker pushes its exposition to the primary every second; /metrics,
+on whichever process the scrape lands, answers with the primary's merge of all of them,
+every sample labelled with its `process` (a restarted worker resets only its own series).
 """
 
 from __future__ import annotations
@@ -13,9 +18,19 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import Collector
+
+PROCESS_LABEL = "process"
+PRIMARY_PROCESS = "primary"
+# Read from the database or Raft by the primary: the replica's, not a process's, so a
+# merged exposition takes them from the primary alone.
+REPLICA_WIDE = frozenset(
+    {"colonies_processes", "colonies_fencing_epoch", "colonies_metrics_database_up"}
+    | {"colonies_raft_term"}
+)
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 
@@ -151,3 +166,48 @@ class Metrics:
             registry=r,
         )
         r.register(_StateCollector(self))
+        # With serving workers: on the primary, each worker's latest exposition by process
+        # name; on a worker, where the primary answers /metrics for the replica.
+        self.worker_expositions: dict[str, bytes] = {}
+        self.primary_url: str | None = None
+
+    def render(self) -> bytes:
+        """This process's exposition."""
+        return generate_latest(self.registry)
+
+    def render_replica(self) -> bytes:
+        """This process's exposition, merged with its workers' if it has any."""
+        own = self.render()
+        if not self.worker_expositions:
+            return own
+        return merge_expositions([(PRIMARY_PROCESS, own), *sorted(self.worker_expositions.items())])
+
+
+def merge_expositions(parts: list[tuple[str, bytes]]) -> bytes:
+    """One exposition of several processes' (process name, exposition): every sample gets a
+    `process` label; the replica-wide families come from the first part only.  Raises
+    ValueError for a part that is not the text format."""
+    families: dict[str, Metric] = {}
+    for index, (process, text) in enumerate(parts):
+        for family in text_string_to_metric_families(text.decode()):
+            if index and family.name in REPLICA_WIDE:
+                continue
+            merged = families.get(family.name)
+            if merged is None:
+                merged = Metric(family.name, family.documentation, family.type, family.unit)
+                families[family.name] = merged
+            merged.samples.extend(
+                sample._replace(labels={**sample.labels, PROCESS_LABEL: process})
+                for sample in family.samples
+            )
+    registry = CollectorRegistry()
+    registry.register(_Fixed(list(families.values())))
+    return generate_latest(registry)
+
+
+class _Fixed(Collector):
+    def __init__(self, families: list[Metric]) -> None:
+        self._families = families
+
+    def collect(self) -> Iterator[Metric]:
+        return iter(self._families)

@@ -166,3 +166,58 @@ async def test_metrics_answer_while_the_database_does_not(
     assert value(during, "colonies_metrics_database_up") == 0
     assert value(during, "colonies_leader") == 1
     assert value(during, "colonies_fencing_epoch") == value(before, "colonies_fencing_epoch")
+
+
+async def test_a_workers_pushed_metrics_join_the_replicas_and_bad_pushes_are_refused(
+    colony: ColonyEnv,
+) -> None:
+    """What a serving worker hands its primary (POST /local/metrics, loopback only) appears
+    in the primary's /metrics beside its own, each sample labelled with its process; the
+    replica-wide gauges come from the primary alone.  Junk is refused with a 400."""
+    url = colony.server.url
+    await colony.executor.submit(colony.spec())
+    worker = (
+        b"# HELP colonies_requests_total RPC requests by message type and HTTP status\n"
+        b"# TYPE colonies_requests_total counter\n"
+        b'colonies_requests_total{msgtype="assignprocessmsg",status="200"} 7.0\n'
+        b"# HELP colonies_fencing_epoch Fencing epoch in the database\n"
+        b"# TYPE colonies_fencing_epoch gauge\n"
+        b"colonies_fencing_epoch 0.0\n"
+    )
+    async with aiohttp.ClientSession() as http:
+        for headers, body in [
+            ({}, worker),  # no process name
+            ({"X-Colonies-Process": 'x"} 1 evil'}, worker),  # not worker-<n>
+            ({"X-Colonies-Process": "worker-1"}, b"colonies_requests_total{ 7\n"),  # not text
+        ]:
+            async with http.post(f"{url}/local/metrics", data=body, headers=headers) as reply:
+                assert reply.status == 400, await reply.text()
+                assert "error" in await reply.json()
+        async with http.post(
+            f"{url}/local/metrics", data=worker, headers={"X-Colonies-Process": "worker-1"}
+        ) as reply:
+            assert reply.status == 204
+
+    samples = await scrape(url)
+    assert (
+        value(
+            samples,
+            "colonies_requests_total",
+            msgtype="assignprocessmsg",
+            process="worker-1",
+            status="200",
+        )
+        == 7
+    )
+    assert (
+        value(
+            samples,
+            "colonies_requests_total",
+            msgtype="submitfuncspecmsg",
+            process="primary",
+            status="200",
+        )
+        == 1
+    )
+    epochs = {labels for name, labels in samples if name == "colonies_fencing_epoch"}
+    assert epochs == {(("process", "primary"),)}
