@@ -10,7 +10,7 @@ import click
 
 from colonies_ha.cli.runtime import run_on_uvloop, run_until_signalled
 from colonies_ha.client import ColoniesClient
-from colonies_ha.config import DEFAULT_PORT, ServerConfig
+from colonies_ha.config import DEFAULT_PORT, RELAY_PORT_OFFSET, ServerConfig
 from colonies_ha.domain.errors import ColoniesError
 from colonies_ha.embedded_pg import EmbeddedPostgres, create_database
 from colonies_ha.protocol.crypto import generate_private_key, id_of_private_key
@@ -105,7 +105,16 @@ async def ensure_colony_and_executor(url: str, keys: dict[str, str]) -> None:
     show_envvar=True,
     help="Keys and database live here between runs.",
 )
-def dev(host: str, port: int, pg_port: int, data_dir: Path | None) -> None:
+@click.option(
+    "--workers",
+    default=1,
+    type=click.IntRange(1, 64),
+    envvar="COLONIES_WORKERS",
+    show_envvar=True,
+    help="Processes serving the port, as `server --workers` (the relay port is --port + "
+    f"{RELAY_PORT_OFFSET}).",
+)
+def dev(host: str, port: int, pg_port: int, data_dir: Path | None, workers: int) -> None:
     """A complete single-replica setup for development, with its own PostgreSQL."""
     data_dir = data_dir or default_dev_dir()
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -120,6 +129,7 @@ def dev(host: str, port: int, pg_port: int, data_dir: Path | None) -> None:
             port=port,
             node_name="dev",
             dev_mode=True,
+            workers=workers,
         )
 
         async def announce(replica: Replica) -> None:
