@@ -23,7 +23,8 @@ from colonies_ha.services.context import Context
 
 METRICS_PUSH_PATH = "/local/metrics"
 PROCESS_HEADER = "X-Colonies-Process"  # the pushing worker's process name: worker-<n>
-_WORKER_NAME = re.compile(r"worker-[0-9]{1,4}")
+_WORKER_NAME = re.compile(r"worker-[1-9][0-9]?")  # at most 99 kept (--workers stops at 64)
+MAX_EXPOSITION_BYTES = 1 << 20  # a worker's is tens of kB
 
 
 @runtime_checkable
@@ -89,6 +90,10 @@ def add_local_routes(app: web.Application, ctx: Context) -> None:
                 {"error": f"{PROCESS_HEADER} must name a worker (worker-<n>)"}, status=400
             )
         text = await request.read()
+        if len(text) > MAX_EXPOSITION_BYTES:
+            return web.json_response(
+                {"error": f"an exposition is at most {MAX_EXPOSITION_BYTES} bytes"}, status=413
+            )
         try:
             merge_expositions([(name, text)])
         except (ValueError, UnicodeDecodeError) as exc:

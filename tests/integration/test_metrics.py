@@ -188,11 +188,18 @@ async def test_a_workers_pushed_metrics_join_the_replicas_and_bad_pushes_are_ref
         for headers, body in [
             ({}, worker),  # no process name
             ({"X-Colonies-Process": 'x"} 1 evil'}, worker),  # not worker-<n>
+            ({"X-Colonies-Process": "worker-100"}, worker),  # more than 99 names
             ({"X-Colonies-Process": "worker-1"}, b"colonies_requests_total{ 7\n"),  # not text
         ]:
             async with http.post(f"{url}/local/metrics", data=body, headers=headers) as reply:
                 assert reply.status == 400, await reply.text()
                 assert "error" in await reply.json()
+        too_big = worker + b"# padding\n" * (1 << 17)
+        async with http.post(
+            f"{url}/local/metrics", data=too_big, headers={"X-Colonies-Process": "worker-1"}
+        ) as reply:
+            assert reply.status == 413
+            assert "at most" in (await reply.json())["error"]
         async with http.post(
             f"{url}/local/metrics", data=worker, headers={"X-Colonies-Process": "worker-1"}
         ) as reply:
