@@ -11,7 +11,8 @@ its settings as one JSON line on stdin, says "ready" on stdout once it serves, a
 its stdin closes or, by PR_SET_PDEATHSIG, the moment the primary dies.  The primary restarts
 a worker that dies, and kills (then restarts) one whose event loop stops answering its pings
 on that pipe: a blocked worker keeps its share of the port's new connections, which would
-hang.
+hang.  Each worker hands the primary its metrics every second (POST /local/metrics on the
+relay port), so /metrics answers for every process of the replica whichever one it reaches.
 """
 
 from __future__ import annotations
