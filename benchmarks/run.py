@@ -143,7 +143,7 @@ class Runner:
         counts = {
             "single": len(p.concurrencies) * (2 if self.baseline else 1) + 1,
             "cluster": len(p.cluster_concurrencies) + 1,
-            "scaling": 2 * p.scaling_rounds * len(p.scaling_concurrencies),
+            "scaling": p.scaling_rounds * (2 * len(p.scaling_concurrencies) + 1),
             "peers": 3 * len(p.peer_concurrencies),
             "failover": p.failover_runs,
             "depth": len(p.depths),
@@ -202,13 +202,43 @@ class Runner:
             duration=self.plan.duration,
         )
         peak = max(runs, key=lambda r: r["cycles_per_s"])
+        half = await self._half_of_peak(
+            session,
+            urls,
+            colony,
+            peak,
+            label=label,
+            pids=pids,
+            duration=self.plan.duration,
+            metrics_url=metrics_url,
+        )
+        return {
+            "runs": runs,
+            "peak_cycles_per_s": peak["cycles_per_s"],
+            "peak_concurrency": peak["concurrency"],
+            "half_load": half,
+        }
+
+    async def _half_of_peak(
+        self,
+        session: Any,
+        urls: list[str],
+        colony: Any,
+        peak: dict[str, Any],
+        *,
+        label: str,
+        pids: tuple[int, ...],
+        duration: float,
+        metrics_url: str | None,
+    ) -> dict[str, Any]:
+        """The peak's worker count, paced at half its cycles/s."""
         self.step(f"{label}: half of peak load")
         half = await run_cycles(
             session,
             urls,
             colony,
             peak["concurrency"],
-            duration=self.plan.duration,
+            duration=duration,
             warmup=self.plan.warmup,
             rate=peak["cycles_per_s"] / 2,
             server_pids=pids,
@@ -216,12 +246,7 @@ class Runner:
             metrics_url=metrics_url,
         )
         self.step(f"{label}: half of peak load", 1)
-        return {
-            "runs": runs,
-            "peak_cycles_per_s": peak["cycles_per_s"],
-            "peak_concurrency": peak["concurrency"],
-            "half_load": half,
-        }
+        return half
 
     async def _baseline(self, session: Any, tree: Path) -> None:
         """The single-replica points against `tree` and this tree, interleaved point by
@@ -333,14 +358,17 @@ class Runner:
         """
         plan, rounds = self.plan, []
         for index in range(plan.scaling_rounds):
-            found = {}
+            found: dict[str, Any] = {}
             for topology in ("single", "cluster"):
                 label = f"scaling round {index + 1}/{plan.scaling_rounds}, {topology}"
-                found[topology] = await self._one_topology(session, topology, label)
+                found[topology], half = await self._one_topology(session, topology, label)
+                if half is not None:
+                    found["single_half_load"] = half
             peak_one = max(r["cycles_per_s"] for r in found["single"])
             peak_three = max(r["cycles_per_s"] for r in found["cluster"])
             rounds.append({**found, "ratio": peak_three / peak_one if peak_one else None})
         ratios = [r["ratio"] for r in rounds if r["ratio"] is not None]
+        tails = [r["single_half_load"]["assign_ms"]["p99"] for r in rounds]
         self.results["scaling"] = {
             "concurrencies": list(plan.scaling_concurrencies),
             "seconds": plan.scaling_duration,
@@ -348,13 +376,22 @@ class Runner:
             "median_ratio": statistics.median(ratios) if ratios else None,
             "min_ratio": min(ratios, default=None),
             "max_ratio": max(ratios, default=None),
+            "half_load_p99_ms": {
+                "median": statistics.median(tails),
+                "min": min(tails),
+                "max": max(tails),
+            },
         }
 
-    async def _one_topology(self, session: Any, topology: str, label: str) -> list[Any]:
-        """Cycles at the scaling concurrencies on a fresh replica or 3-replica cluster."""
+    async def _one_topology(
+        self, session: Any, topology: str, label: str
+    ) -> tuple[list[Any], dict[str, Any] | None]:
+        """Cycles at the scaling concurrencies on a fresh replica or 3-replica cluster; on
+        the replica, then half of its peak: the p99 there, round after round, is less at the
+        mercy of one moment of this machine than the sweep's single window."""
         plan = self.plan
         async with self._topology(session, topology) as (urls, pids, colony):
-            return await self._closed_loops(
+            runs = await self._closed_loops(
                 session,
                 urls,
                 colony,
@@ -363,6 +400,20 @@ class Runner:
                 pids=pids,
                 duration=plan.scaling_duration,
             )
+            if topology != "single":
+                return runs, None
+            peak = max(runs, key=lambda r: r["cycles_per_s"])
+            half = await self._half_of_peak(
+                session,
+                urls,
+                colony,
+                peak,
+                label=label,
+                pids=pids,
+                duration=plan.scaling_duration,
+                metrics_url=f"{urls[0]}/metrics",
+            )
+            return runs, half
 
     async def _closed_loops(
         self,

@@ -46,10 +46,17 @@ def test_smoke_run_writes_well_formed_results(tmp_path: Path) -> None:
         assert [run["concurrency"] for run in round_[topology]] == [2]
         assert all(run["errors"] == 0 and run["cycles"] > 0 for run in round_[topology])
     assert results["scaling"]["median_ratio"] == round_["ratio"] > 0
+    half = round_["single_half_load"]  # the round's replica, at half of its own peak
+    assert half["errors"] == 0 and half["cycles"] > 0
+    assert half["target_rate"] == max(r["cycles_per_s"] for r in round_["single"]) / 2
+    assert results["scaling"]["half_load_p99_ms"]["median"] == half["assign_ms"]["p99"]
     levels = results["depth"]["levels"]
     assert [level["depth"] for level in levels] == [100, 200]
     assert all(level["waiting_at_start"] >= level["depth"] for level in levels)
-    assert {t["target"] for t in results["targets"]} >= {"one replica, full signed cycles/s"}
+    assert {t["target"] for t in results["targets"]} >= {
+        "one replica, full signed cycles/s",
+        "assign p99 at half of peak, one replica, alternating rounds (median)",
+    }
     markdown = (tmp_path / "results.md").read_text()
     assert "## Full signed cycles" in markdown
     assert "## Assign latency vs queue depth" in markdown
