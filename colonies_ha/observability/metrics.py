@@ -28,8 +28,12 @@ PRIMARY_PROCESS = "primary"
 # Read from the database or Raft by the primary: the replica's, not a process's, so a
 # merged exposition takes them from the primary alone.
 REPLICA_WIDE = frozenset(
-    {"colonies_processes", "colonies_fencing_epoch", "colonies_metrics_database_up"}
-    | {"colonies_raft_term"}
+    {
+        "colonies_processes",
+        "colonies_fencing_epoch",
+        "colonies_metrics_database_up",
+        "colonies_raft_term",
+    }
 )
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
