@@ -191,47 +191,15 @@ class Runner:
         *,
         pids: tuple[int, ...] = (),
         metrics_url: str | None = None,
+        duration: float | None = None,
     ) -> dict[str, Any]:
+        """Closed loops at `concurrencies`, then the peak's worker count paced at half its
+        cycles/s (each `duration` s, the plan's by default)."""
+        duration = duration or self.plan.duration
         runs = await self._closed_loops(
-            session,
-            urls,
-            colony,
-            concurrencies,
-            label=label,
-            pids=pids,
-            duration=self.plan.duration,
+            session, urls, colony, concurrencies, label=label, pids=pids, duration=duration
         )
         peak = max(runs, key=lambda r: r["cycles_per_s"])
-        half = await self._half_of_peak(
-            session,
-            urls,
-            colony,
-            peak,
-            label=label,
-            pids=pids,
-            duration=self.plan.duration,
-            metrics_url=metrics_url,
-        )
-        return {
-            "runs": runs,
-            "peak_cycles_per_s": peak["cycles_per_s"],
-            "peak_concurrency": peak["concurrency"],
-            "half_load": half,
-        }
-
-    async def _half_of_peak(
-        self,
-        session: Any,
-        urls: list[str],
-        colony: Any,
-        peak: dict[str, Any],
-        *,
-        label: str,
-        pids: tuple[int, ...],
-        duration: float,
-        metrics_url: str | None,
-    ) -> dict[str, Any]:
-        """The peak's worker count, paced at half its cycles/s."""
         self.step(f"{label}: half of peak load")
         half = await run_cycles(
             session,
@@ -246,7 +214,12 @@ class Runner:
             metrics_url=metrics_url,
         )
         self.step(f"{label}: half of peak load", 1)
-        return half
+        return {
+            "runs": runs,
+            "peak_cycles_per_s": peak["cycles_per_s"],
+            "peak_concurrency": peak["concurrency"],
+            "half_load": half,
+        }
 
     async def _baseline(self, session: Any, tree: Path) -> None:
         """The single-replica points against `tree` and this tree, interleaved point by
@@ -361,9 +334,9 @@ class Runner:
             found: dict[str, Any] = {}
             for topology in ("single", "cluster"):
                 label = f"scaling round {index + 1}/{plan.scaling_rounds}, {topology}"
-                found[topology], half = await self._one_topology(session, topology, label)
-                if half is not None:
-                    found["single_half_load"] = half
+                found[topology] = await self._one_topology(session, topology, label)
+            found["single_half_load"] = found["single"]["half_load"]
+            found["single"] = found["single"]["runs"]
             peak_one = max(r["cycles_per_s"] for r in found["single"])
             peak_three = max(r["cycles_per_s"] for r in found["cluster"])
             rounds.append({**found, "ratio": peak_three / peak_one if peak_one else None})
@@ -383,15 +356,24 @@ class Runner:
             },
         }
 
-    async def _one_topology(
-        self, session: Any, topology: str, label: str
-    ) -> tuple[list[Any], dict[str, Any] | None]:
-        """Cycles at the scaling concurrencies on a fresh replica or 3-replica cluster; on
-        the replica, then half of its peak: the p99 there, round after round, is less at the
-        mercy of one moment of this machine than the sweep's single window."""
+    async def _one_topology(self, session: Any, topology: str, label: str) -> Any:
+        """On a fresh 3-replica cluster, the runs at the scaling concurrencies; on a fresh
+        replica, a `_sweep` of them (with half of its peak: the p99 there, round after round,
+        is less at the mercy of one moment of this machine than the sweep's single window)."""
         plan = self.plan
         async with self._topology(session, topology) as (urls, pids, colony):
-            runs = await self._closed_loops(
+            if topology == "single":
+                return await self._sweep(
+                    session,
+                    urls,
+                    colony,
+                    plan.scaling_concurrencies,
+                    label,
+                    pids=pids,
+                    metrics_url=f"{urls[0]}/metrics",
+                    duration=plan.scaling_duration,
+                )
+            return await self._closed_loops(
                 session,
                 urls,
                 colony,
@@ -400,20 +382,6 @@ class Runner:
                 pids=pids,
                 duration=plan.scaling_duration,
             )
-            if topology != "single":
-                return runs, None
-            peak = max(runs, key=lambda r: r["cycles_per_s"])
-            half = await self._half_of_peak(
-                session,
-                urls,
-                colony,
-                peak,
-                label=label,
-                pids=pids,
-                duration=plan.scaling_duration,
-                metrics_url=f"{urls[0]}/metrics",
-            )
-            return runs, half
 
     async def _closed_loops(
         self,
