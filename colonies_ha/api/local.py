@@ -18,7 +18,7 @@ from typing import Any, Protocol, runtime_checkable
 from aiohttp import web
 
 from colonies_ha.cluster.primary import HANDOVER_PATH, HEARTBEAT, LEADERSHIP_PATH, next_view
-from colonies_ha.observability.metrics import merge_expositions
+from colonies_ha.observability.metrics import parse_exposition
 from colonies_ha.services.context import Context
 
 METRICS_PUSH_PATH = "/local/metrics"
@@ -95,10 +95,9 @@ def add_local_routes(app: web.Application, ctx: Context) -> None:
                 {"error": f"an exposition is at most {MAX_EXPOSITION_BYTES} bytes"}, status=413
             )
         try:
-            merge_expositions([(name, text)])
+            ctx.metrics.worker_families[name] = parse_exposition(text)
         except (ValueError, UnicodeDecodeError) as exc:
             return web.json_response({"error": f"not a Prometheus exposition: {exc}"}, status=400)
-        ctx.metrics.worker_expositions[name] = text
         return web.Response(status=204)
 
     app.router.add_post(HANDOVER_PATH, handle_handover)

@@ -170,9 +170,9 @@ class Metrics:
             registry=r,
         )
         r.register(_StateCollector(self))
-        # With serving workers: on the primary, each worker's latest exposition by process
+        # With serving workers: on the primary, each worker's latest metrics by process
         # name; on a worker, where the primary answers /metrics for the replica.
-        self.worker_expositions: dict[str, bytes] = {}
+        self.worker_families: dict[str, list[Metric]] = {}
         self.primary_url: str | None = None
 
     def render(self) -> bytes:
@@ -181,19 +181,26 @@ class Metrics:
 
     def render_replica(self) -> bytes:
         """This process's exposition, merged with its workers' if it has any."""
-        own = self.render()
-        if not self.worker_expositions:
-            return own
-        return merge_expositions([(PRIMARY_PROCESS, own), *sorted(self.worker_expositions.items())])
+        if not self.worker_families:
+            return self.render()
+        # Parsed from text as the workers' are, so that both name their families alike
+        # (the text format splits a counter's `_created` samples into a family of their own).
+        own = (PRIMARY_PROCESS, parse_exposition(self.render()))
+        return merge([own, *sorted(self.worker_families.items())])
 
 
-def merge_expositions(parts: list[tuple[str, bytes]]) -> bytes:
-    """One exposition of several processes' (process name, exposition): every sample gets a
-    `process` label; the replica-wide families come from the first part only.  Raises
-    ValueError for a part that is not the text format."""
+def parse_exposition(text: bytes) -> list[Metric]:
+    """A worker's exposition as metric families; ValueError (or UnicodeDecodeError) if it is
+    not the text format."""
+    return list(text_string_to_metric_families(text.decode()))
+
+
+def merge(parts: list[tuple[str, list[Metric]]]) -> bytes:
+    """One exposition of several processes' (process name, metric families): every sample
+    gets a `process` label; the replica-wide families come from the first part only."""
     families: dict[str, Metric] = {}
-    for index, (process, text) in enumerate(parts):
-        for family in text_string_to_metric_families(text.decode()):
+    for index, (process, found) in enumerate(parts):
+        for family in found:
             if index and family.name in REPLICA_WIDE:
                 continue
             merged = families.get(family.name)

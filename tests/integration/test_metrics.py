@@ -205,6 +205,13 @@ async def test_a_workers_pushed_metrics_join_the_replicas_and_bad_pushes_are_ref
         ) as reply:
             assert reply.status == 204
 
+    async with aiohttp.ClientSession() as http, http.get(f"{url}/metrics") as response:
+        types = [
+            line.split()[2]
+            for line in (await response.text()).splitlines()
+            if line.startswith("# TYPE ")
+        ]
+    assert len(types) == len(set(types)), "each family once, whichever process it came from"
     samples = await scrape(url)
     assert (
         value(
