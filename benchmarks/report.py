@@ -236,6 +236,17 @@ def _scaling_head(results: Results) -> list[str]:
     ]
 
 
+def _half_peak_cpu_ratio(single: Results | None) -> float | None:
+    """How much more CPU a cycle costs the replica at half of its peak than at the peak
+    (half the requests, but a sleep before most of them: see benchmarks/idle_cost.py)."""
+    if not single or not single.get("half_load"):
+        return None
+    peak = next((r for r in single["runs"] if r["concurrency"] == single["peak_concurrency"]), None)
+    at_peak = peak and peak.get("server_cpu_us_per_cycle")
+    at_half = single["half_load"].get("server_cpu_us_per_cycle")
+    return at_half / at_peak if at_peak and at_half else None
+
+
 def _ratio_rows(results: Results) -> list[list[str]]:
     """The ratios issue 13 asks for, from this run alone."""
     rows = []
@@ -277,6 +288,9 @@ def _ratio_rows(results: Results) -> list[list[str]]:
                         f"{ours / got['jobs_per_s']:.2f}x",
                     ]
                 )
+    half = _half_peak_cpu_ratio(single)
+    if half is not None:
+        rows.append(["1 replica: replica CPU per cycle, half of peak ÷ peak", f"{half:.2f}x"])
     baseline = results.get("baseline")
     if baseline:
         for b, ratio in zip(baseline["baseline"], _baseline_ratios(baseline), strict=False):
@@ -285,6 +299,22 @@ def _ratio_rows(results: Results) -> list[list[str]]:
 
 
 RATIO_HEAD = ["ratio (same run)", "value"]
+
+
+def _machine_rows(results: Results) -> list[list[str]]:
+    """benchmarks.idle_cost, run first: the same CPU work after sleeps of each length."""
+    machine = results.get("machine") or {}
+    return [
+        [
+            "back to back" if not row["gap_ms"] else f"{row['gap_ms']:g} ms",
+            _fmt(row["cpu_us_per_unit"], 1),
+            f"{row['ratio']:.2f}x",
+        ]
+        for row in machine.get("gaps", [])
+    ]
+
+
+MACHINE_HEAD = ["sleep between units", "CPU µs per unit", "÷ back to back"]
 
 
 def _cycle_rows(results: Results) -> list[list[str]]:
@@ -405,6 +435,7 @@ SECTIONS: tuple[tuple[str, Head, Callable[[Results], list[list[str]]]], ...] = (
     ("One replica against the baseline, interleaved", BASELINE_HEAD, _baseline_rows),
     ("One replica and three, alternating rounds", _scaling_head, _scaling_rows),
     ("Ratios", RATIO_HEAD, _ratio_rows),
+    ("The machine: the same CPU work after going idle", MACHINE_HEAD, _machine_rows),
     ("Targets", TARGET_HEAD, _target_rows),
 )
 

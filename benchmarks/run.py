@@ -40,6 +40,8 @@ from benchmarks.env import (
     new_cluster,
 )
 from benchmarks.failover import failover_runs
+from benchmarks.idle_cost import probe as idle_probe
+from benchmarks.idle_cost import summary as idle_summary
 from benchmarks.load import drain_jobs, run_cycles
 from colonies_ha.cli.runtime import run_on_uvloop
 
@@ -63,6 +65,7 @@ class Plan:
     scaling_rounds: int  # one replica, then three, this many times over
     scaling_concurrencies: tuple[int, ...]
     scaling_duration: float
+    idle_probe_seconds: float  # per sleep length, for benchmarks.idle_cost
 
 
 FULL = Plan(
@@ -79,6 +82,7 @@ FULL = Plan(
     scaling_rounds=3,
     scaling_concurrencies=(32, 128),
     scaling_duration=5.0,
+    idle_probe_seconds=1.5,
 )
 QUICK = Plan(
     "quick",
@@ -94,6 +98,7 @@ QUICK = Plan(
     scaling_rounds=1,
     scaling_concurrencies=(32,),
     scaling_duration=1.2,
+    idle_probe_seconds=0.6,
 )
 # The smallest end-to-end configuration, for the smoke test (not a measurement).
 SMOKE = Plan(
@@ -110,6 +115,7 @@ SMOKE = Plan(
     scaling_rounds=1,
     scaling_concurrencies=(2,),
     scaling_duration=0.4,
+    idle_probe_seconds=0.05,
 )
 PLANS = {"full": FULL, "quick": QUICK, "smoke": SMOKE}
 
@@ -157,6 +163,10 @@ class Runner:
         self.progress.update(self.task, description=description, advance=advance)
 
     async def run(self) -> dict[str, Any]:
+        # First, while nothing of ours runs: what this machine charges for going idle, which
+        # is most of why half of the peak costs more CPU per cycle than the peak.
+        self.results["machine"] = idle_probe(self.plan.idle_probe_seconds)
+        self.notes.append(idle_summary(self.results["machine"]))
         self.pg.start()
         assert self.pg.server is not None
         self.postgres_version = _postgres_version(self.pg.server.dsn)

@@ -50,6 +50,9 @@ def test_smoke_run_writes_well_formed_results(tmp_path: Path) -> None:
     assert half["errors"] == 0 and half["cycles"] > 0
     assert half["target_rate"] == max(r["cycles_per_s"] for r in round_["single"]) / 2
     assert results["scaling"]["half_load_p99_ms"]["median"] == half["assign_ms"]["p99"]
+    gaps = results["machine"]["gaps"]  # benchmarks.idle_cost, run before everything else
+    assert [gap["gap_ms"] for gap in gaps] == [0.0, 0.2, 1.0, 3.0]
+    assert gaps[0]["ratio"] == 1.0 and all(gap["cpu_us_per_unit"] > 0 for gap in gaps)
     levels = results["depth"]["levels"]
     assert [level["depth"] for level in levels] == [100, 200]
     assert all(level["waiting_at_start"] >= level["depth"] for level in levels)
@@ -62,3 +65,5 @@ def test_smoke_run_writes_well_formed_results(tmp_path: Path) -> None:
     assert "## Assign latency vs queue depth" in markdown
     assert "## One replica and three, alternating rounds" in markdown
     assert "## Targets" in markdown
+    assert "## The machine: the same CPU work after going idle" in markdown
+    assert "replica CPU per cycle, half of peak ÷ peak" in markdown
