@@ -302,19 +302,31 @@ RATIO_HEAD = ["ratio (same run)", "value"]
 
 
 def _machine_rows(results: Results) -> list[list[str]]:
-    """benchmarks.idle_cost, run first: the same CPU work after sleeps of each length."""
+    """benchmarks.idle_cost before and after the run: the same CPU work after sleeps."""
     machine = results.get("machine") or {}
-    return [
-        [
-            "back to back" if not row["gap_ms"] else f"{row['gap_ms']:g} ms",
-            _fmt(row["cpu_us_per_unit"], 1),
-            f"{row['ratio']:.2f}x",
-        ]
-        for row in machine.get("gaps", [])
-    ]
+    if not machine:
+        return []
+    rows = []
+    for before, after in zip(machine["before"]["gaps"], machine["after"]["gaps"], strict=True):
+        rows.append(
+            [
+                "back to back" if not before["gap_ms"] else f"{before['gap_ms']:g} ms",
+                _fmt(before["cpu_us_per_unit"], 1),
+                f"{before['ratio']:.2f}x",
+                _fmt(after["cpu_us_per_unit"], 1),
+                f"{after['ratio']:.2f}x",
+            ]
+        )
+    return rows
 
 
-MACHINE_HEAD = ["sleep between units", "CPU µs per unit", "÷ back to back"]
+MACHINE_HEAD = [
+    "sleep between units",
+    "CPU µs per unit, before the run",
+    "÷ back to back",
+    "after the run",
+    "÷ back to back",
+]
 
 
 def _cycle_rows(results: Results) -> list[list[str]]:

@@ -163,10 +163,11 @@ class Runner:
         self.progress.update(self.task, description=description, advance=advance)
 
     async def run(self) -> dict[str, Any]:
-        # First, while nothing of ours runs: what this machine charges for going idle, which
-        # is most of why half of the peak costs more CPU per cycle than the peak.
-        self.results["machine"] = idle_probe(self.plan.idle_probe_seconds)
-        self.notes.append(idle_summary(self.results["machine"]))
+        # Before and after, while nothing of ours runs: what this machine charges for going
+        # idle (most of why half of the peak costs more CPU per cycle than the peak; it grows
+        # when other work crowds the host, so the two readings show a host that changed).
+        before = idle_probe(self.plan.idle_probe_seconds)
+        self.notes.append(idle_summary(before))
         self.pg.start()
         assert self.pg.server is not None
         self.postgres_version = _postgres_version(self.pg.server.dsn)
@@ -187,6 +188,10 @@ class Runner:
                         self.timings[measure.__name__] = round(time.monotonic() - began, 1)
         finally:
             self.pg.stop()
+        self.results["machine"] = {
+            "before": before,
+            "after": idle_probe(self.plan.idle_probe_seconds),
+        }
         return self.results
 
     # -- measurements
@@ -201,14 +206,42 @@ class Runner:
         *,
         pids: tuple[int, ...] = (),
         metrics_url: str | None = None,
-        duration: float | None = None,
     ) -> dict[str, Any]:
         """Closed loops at `concurrencies`, then the peak's worker count paced at half its
-        cycles/s (each `duration` s, the plan's by default)."""
-        duration = duration or self.plan.duration
+        cycles/s (each for the plan's duration)."""
         runs = await self._closed_loops(
-            session, urls, colony, concurrencies, label=label, pids=pids, duration=duration
+            session,
+            urls,
+            colony,
+            concurrencies,
+            label=label,
+            pids=pids,
+            duration=self.plan.duration,
         )
+        return await self._half_of_peak(
+            session,
+            urls,
+            colony,
+            runs,
+            label,
+            pids=pids,
+            metrics_url=metrics_url,
+            duration=self.plan.duration,
+        )
+
+    async def _half_of_peak(
+        self,
+        session: Any,
+        urls: list[str],
+        colony: Any,
+        runs: list[dict[str, Any]],
+        label: str,
+        *,
+        pids: tuple[int, ...],
+        metrics_url: str | None,
+        duration: float,
+    ) -> dict[str, Any]:
+        """`runs` (closed loops), and the peak's worker count paced at half its cycles/s."""
         peak = max(runs, key=lambda r: r["cycles_per_s"])
         self.step(f"{label}: half of peak load")
         half = await run_cycles(
@@ -333,28 +366,65 @@ class Runner:
         self.results["cluster"] = part
 
     async def scaling(self, session: Any) -> None:
-        """One replica, then three, then one again …: the ratio of their peaks round by round.
+        """One replica against three, interleaved run by run: the ratio of their peaks round
+        by round.
 
-        The sweeps above run minutes apart (the peers come in between), and this machine's
-        speed drifts by more than the ratio asked for; alternating topologies within minutes
-        is the A/B way to compare them.  The single replica runs as `single` does.
+        The `single` and `cluster` sweeps run minutes apart (the peers come in between), and
+        this machine's speed drifts by more than the ratio asked for, within a minute too.
+        So both topologies stay up, each on a database of its own, and take turns at each
+        worker count (5 s each; which goes first alternates by round), and the idle one
+        costs the other next to nothing (an idle replica uses about 1 % of a core).  After
+        each round the single replica runs at half of that round's peak.
         """
         plan, rounds = self.plan, []
-        for index in range(plan.scaling_rounds):
-            found: dict[str, Any] = {}
-            for topology in ("single", "cluster"):
-                label = f"scaling round {index + 1}/{plan.scaling_rounds}, {topology}"
-                found[topology] = await self._one_topology(session, topology, label)
-            found["single_half_load"] = found["single"]["half_load"]
-            found["single"] = found["single"]["runs"]
-            peak_one = max(r["cycles_per_s"] for r in found["single"])
-            peak_three = max(r["cycles_per_s"] for r in found["cluster"])
-            rounds.append({**found, "ratio": peak_three / peak_one if peak_one else None})
+        async with (
+            self._topology(session, "single") as single,
+            self._topology(session, "cluster") as cluster,
+        ):
+            up = {"single": single, "cluster": cluster}
+            for index in range(plan.scaling_rounds):
+                order = ("single", "cluster") if index % 2 == 0 else ("cluster", "single")
+                found: dict[str, Any] = {"single": [], "cluster": []}
+                for c in plan.scaling_concurrencies:
+                    for topology in order:
+                        urls, pids, colony = up[topology]
+                        found[topology] += await self._closed_loops(
+                            session,
+                            urls,
+                            colony,
+                            (c,),
+                            label=f"scaling round {index + 1}/{plan.scaling_rounds}, {topology}",
+                            pids=pids,
+                            duration=plan.scaling_duration,
+                        )
+                urls, pids, colony = single
+                found["single_half_load"] = (
+                    await self._half_of_peak(
+                        session,
+                        urls,
+                        colony,
+                        found["single"],
+                        f"scaling round {index + 1}/{plan.scaling_rounds}, single",
+                        pids=pids,
+                        metrics_url=f"{urls[0]}/metrics",
+                        duration=plan.scaling_duration,
+                    )
+                )["half_load"]
+                peak_one = max(r["cycles_per_s"] for r in found["single"])
+                peak_three = max(r["cycles_per_s"] for r in found["cluster"])
+                rounds.append(
+                    {
+                        **found,
+                        "first": order[0],
+                        "ratio": peak_three / peak_one if peak_one else None,
+                    }
+                )
         ratios = [r["ratio"] for r in rounds if r["ratio"] is not None]
         tails = [r["single_half_load"]["assign_ms"]["p99"] for r in rounds]
         self.results["scaling"] = {
             "concurrencies": list(plan.scaling_concurrencies),
             "seconds": plan.scaling_duration,
+            "interleaved": True,
             "rounds": rounds,
             "median_ratio": statistics.median(ratios) if ratios else None,
             "min_ratio": min(ratios, default=None),
@@ -365,33 +435,6 @@ class Runner:
                 "max": max(tails),
             },
         }
-
-    async def _one_topology(self, session: Any, topology: str, label: str) -> Any:
-        """On a fresh 3-replica cluster, the runs at the scaling concurrencies; on a fresh
-        replica, a `_sweep` of them (with half of its peak: the p99 there, round after round,
-        is less at the mercy of one moment of this machine than the sweep's single window)."""
-        plan = self.plan
-        async with self._topology(session, topology) as (urls, pids, colony):
-            if topology == "single":
-                return await self._sweep(
-                    session,
-                    urls,
-                    colony,
-                    plan.scaling_concurrencies,
-                    label,
-                    pids=pids,
-                    metrics_url=f"{urls[0]}/metrics",
-                    duration=plan.scaling_duration,
-                )
-            return await self._closed_loops(
-                session,
-                urls,
-                colony,
-                plan.scaling_concurrencies,
-                label=label,
-                pids=pids,
-                duration=plan.scaling_duration,
-            )
 
     async def _closed_loops(
         self,

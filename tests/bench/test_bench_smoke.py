@@ -46,13 +46,15 @@ def test_smoke_run_writes_well_formed_results(tmp_path: Path) -> None:
         assert [run["concurrency"] for run in round_[topology]] == [2]
         assert all(run["errors"] == 0 and run["cycles"] > 0 for run in round_[topology])
     assert results["scaling"]["median_ratio"] == round_["ratio"] > 0
+    assert round_["first"] == "single"  # both topologies up, taking turns; later rounds swap
     half = round_["single_half_load"]  # the round's replica, at half of its own peak
     assert half["errors"] == 0 and half["cycles"] > 0
     assert half["target_rate"] == max(r["cycles_per_s"] for r in round_["single"]) / 2
     assert results["scaling"]["half_load_p99_ms"]["median"] == half["assign_ms"]["p99"]
-    gaps = results["machine"]["gaps"]  # benchmarks.idle_cost, run before everything else
-    assert [gap["gap_ms"] for gap in gaps] == [0.0, 0.2, 1.0, 3.0]
-    assert gaps[0]["ratio"] == 1.0 and all(gap["cpu_us_per_unit"] > 0 for gap in gaps)
+    for when in ("before", "after"):  # benchmarks.idle_cost, with nothing of ours running
+        gaps = results["machine"][when]["gaps"]
+        assert [gap["gap_ms"] for gap in gaps] == [0.0, 0.2, 1.0, 3.0]
+        assert gaps[0]["ratio"] == 1.0 and all(gap["cpu_us_per_unit"] > 0 for gap in gaps)
     levels = results["depth"]["levels"]
     assert [level["depth"] for level in levels] == [100, 200]
     assert all(level["waiting_at_start"] >= level["depth"] for level in levels)
