@@ -218,31 +218,37 @@ class Runner:
             pids=pids,
             duration=self.plan.duration,
         )
-        return await self._half_of_peak(
+        peak = max(runs, key=lambda r: r["cycles_per_s"])
+        half = await self._half_of_peak(
             session,
             urls,
             colony,
-            runs,
+            peak,
             label,
             pids=pids,
             metrics_url=metrics_url,
             duration=self.plan.duration,
         )
+        return {
+            "runs": runs,
+            "peak_cycles_per_s": peak["cycles_per_s"],
+            "peak_concurrency": peak["concurrency"],
+            "half_load": half,
+        }
 
     async def _half_of_peak(
         self,
         session: Any,
         urls: list[str],
         colony: Any,
-        runs: list[dict[str, Any]],
+        peak: dict[str, Any],
         label: str,
         *,
         pids: tuple[int, ...],
         metrics_url: str | None,
         duration: float,
     ) -> dict[str, Any]:
-        """`runs` (closed loops), and the peak's worker count paced at half its cycles/s."""
-        peak = max(runs, key=lambda r: r["cycles_per_s"])
+        """The worker count of the `peak` run, paced at half its cycles/s."""
         self.step(f"{label}: half of peak load")
         half = await run_cycles(
             session,
@@ -257,12 +263,7 @@ class Runner:
             metrics_url=metrics_url,
         )
         self.step(f"{label}: half of peak load", 1)
-        return {
-            "runs": runs,
-            "peak_cycles_per_s": peak["cycles_per_s"],
-            "peak_concurrency": peak["concurrency"],
-            "half_load": half,
-        }
+        return half
 
     async def _baseline(self, session: Any, tree: Path) -> None:
         """The single-replica points against `tree` and this tree, interleaved point by
@@ -385,6 +386,7 @@ class Runner:
             for index in range(plan.scaling_rounds):
                 order = ("single", "cluster") if index % 2 == 0 else ("cluster", "single")
                 found: dict[str, Any] = {"single": [], "cluster": []}
+                label = f"scaling round {index + 1}/{plan.scaling_rounds}"
                 for c in plan.scaling_concurrencies:
                     for topology in order:
                         urls, pids, colony = up[topology]
@@ -393,38 +395,30 @@ class Runner:
                             urls,
                             colony,
                             (c,),
-                            label=f"scaling round {index + 1}/{plan.scaling_rounds}, {topology}",
+                            label=f"{label}, {topology}",
                             pids=pids,
                             duration=plan.scaling_duration,
                         )
                 urls, pids, colony = single
-                found["single_half_load"] = (
-                    await self._half_of_peak(
-                        session,
-                        urls,
-                        colony,
-                        found["single"],
-                        f"scaling round {index + 1}/{plan.scaling_rounds}, single",
-                        pids=pids,
-                        metrics_url=f"{urls[0]}/metrics",
-                        duration=plan.scaling_duration,
-                    )
-                )["half_load"]
-                peak_one = max(r["cycles_per_s"] for r in found["single"])
-                peak_three = max(r["cycles_per_s"] for r in found["cluster"])
-                rounds.append(
-                    {
-                        **found,
-                        "first": order[0],
-                        "ratio": peak_three / peak_one if peak_one else None,
-                    }
+                peak = max(found["single"], key=lambda r: r["cycles_per_s"])
+                found["single_half_load"] = await self._half_of_peak(
+                    session,
+                    urls,
+                    colony,
+                    peak,
+                    f"{label}, single",
+                    pids=pids,
+                    metrics_url=f"{urls[0]}/metrics",
+                    duration=plan.scaling_duration,
                 )
+                peak_three = max(r["cycles_per_s"] for r in found["cluster"])
+                ratio = peak_three / peak["cycles_per_s"] if peak["cycles_per_s"] else None
+                rounds.append({**found, "first": order[0], "ratio": ratio})
         ratios = [r["ratio"] for r in rounds if r["ratio"] is not None]
         tails = [r["single_half_load"]["assign_ms"]["p99"] for r in rounds]
         self.results["scaling"] = {
             "concurrencies": list(plan.scaling_concurrencies),
             "seconds": plan.scaling_duration,
-            "interleaved": True,
             "rounds": rounds,
             "median_ratio": statistics.median(ratios) if ratios else None,
             "min_ratio": min(ratios, default=None),
